@@ -1,0 +1,20 @@
+// The CPU implementation of Backend (OpenMP + BLAS). See backend.hpp for what each operation computes.
+#pragma once
+
+#include "fastgdml/backend.hpp"
+
+namespace fastgdml::cpu {
+
+class CpuBackend final : public Backend {
+ public:
+  std::string name() const override;
+  void descriptors(const DescriptorLayout& layout, const Lattice& lattice, std::int64_t M, const double* R,
+                   double* X, double* g) const override;
+  void kernel_sums(const KernelSumInput& in, std::int64_t B, const double* Xq, const KernelCache* cache, double* Z,
+                   double* E) const override;
+  std::unique_ptr<KernelCache> make_cache(const KernelSumInput& in, bool with_energy) const override;
+  void assemble_kernel(const DescriptorLayout& layout, const KernelSumInput& in, const double* g, bool with_energy,
+                       double* K) const override;
+};
+
+}  // namespace fastgdml::cpu

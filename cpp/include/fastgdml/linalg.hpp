@@ -1,0 +1,27 @@
+// The BLAS/LAPACK entry points the core uses, row-major where it matters. Implemented in linalg.cpp against
+// the library chosen at build time (third_party/README.md): the PyPI scipy-openblas32 wheel for the Python
+// module (symbols prefixed `scipy_`), or any system CBLAS + LAPACK for standalone programs.
+#pragma once
+
+#include <cstdint>
+
+namespace fastgdml::linalg {
+
+enum class Op { kNoTrans, kTrans };
+
+// C (m x n) = alpha op(A) op(B) + beta C, all row-major with leading dimensions lda, ldb, ldc.
+void gemm(Op op_a, Op op_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha, const double* A,
+          std::int64_t lda, const double* B, std::int64_t ldb, double beta, double* C, std::int64_t ldc);
+
+// In-place Cholesky of a symmetric positive-definite matrix (n x n, either triangle holds the data) and
+// solve A x = b for nrhs right-hand sides stored as rows of B (nrhs x n). Return LAPACK's info
+// (> 0: leading minor of that order is not positive definite).
+int cholesky_factor(std::int64_t n, double* A);
+void cholesky_solve(std::int64_t n, const double* factored_A, std::int64_t nrhs, double* B);
+
+// Threads used by BLAS; the OpenMP loops of the core follow omp_set_num_threads.
+void set_blas_threads(int n);
+int blas_threads();
+const char* blas_name();
+
+}  // namespace fastgdml::linalg

@@ -1,0 +1,46 @@
+// Energies and forces of a trained model at query geometries (FORMATS.md §5.1), batched and GEMM-shaped
+// (DESIGN.md §2). With the stored sign convention (v_j = R_d_desc_alpha[j], b_j = alphas_E[j]):
+//   E = std * sum_{j,p} [ w1 s_jp + b_j k ] + c,       F = -std * J^T Z
+// where Z, w1, s, k are the covariance-convention kernel sums of Backend::kernel_sums.
+// Immutable after construction; predict() is safe to call from several threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "fastgdml/backend.hpp"
+#include "fastgdml/layout.hpp"
+
+namespace fastgdml {
+
+struct ModelData {
+  std::vector<double> X;                 // n x D training descriptors (R_desc transposed)
+  std::vector<double> V;                 // n x D rows J_j a_j (R_d_desc_alpha)
+  std::vector<double> b;                 // n energy coefficients (alphas_E), empty without
+  std::vector<std::int64_t> perms;       // G x N atom permutations
+  double sigma = 1.0;
+  double std = 1.0;                      // label scale sigma_y
+  double c = 0.0;                        // energy integration constant
+};
+
+class Predictor {
+ public:
+  Predictor(const DescriptorLayout& layout, const Lattice& lattice, ModelData model,
+            const std::string& backend = "cpu");
+
+  // R: B x N x 3 -> E (B), F (B x N x 3).
+  void predict(std::int64_t B, const double* R, double* E, double* F) const;
+  std::string backend_name() const { return backend_->name(); }
+
+ private:
+  DescriptorLayout layout_;
+  Lattice lattice_;
+  ModelData model_;
+  std::int64_t n_, D_;
+  int G_;
+  std::vector<int> perm_, perm_inv_;
+  std::unique_ptr<Backend> backend_;
+};
+
+}  // namespace fastgdml

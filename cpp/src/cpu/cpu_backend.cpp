@@ -1,0 +1,270 @@
+// CPU backend: OpenMP loops for the O(n^2 G) elementwise work and the O(n D) gathers, BLAS for the
+// O(n^2 G D) products. BLAS runs multi-threaded from the calling thread between the OpenMP loops, never
+// inside them, so the two thread pools do not compete for cores.
+#include "fastgdml/cpu_backend.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <cmath>
+#include <vector>
+
+#include "fastgdml/linalg.hpp"
+#include "fastgdml/math/descriptor.hpp"
+#include "fastgdml/math/kernel_sum.hpp"
+#include "fastgdml/math/matern52.hpp"
+
+namespace fastgdml::cpu {
+namespace {
+
+using linalg::Op;
+
+// Per (row r = (i, p), training point j) data-only weights of the training set itself.
+class CpuKernelCache : public KernelCache {
+ public:
+  std::int64_t bytes() const override {
+    return static_cast<std::int64_t>((w1.size() + w2.size() + k.size()) * sizeof(double));
+  }
+  std::vector<double> w1, w2, k;  // (n G) x n each; k only with energy rows
+};
+
+// Rows of one tile in [r0, r0 + rows): A[r] = P_p^T x_q = x_q[inv_p], r = q G + p.
+void gather_permuted_queries(const KernelSumInput& in, const double* Xq, std::int64_t r0, std::int64_t rows,
+                             double* A) {
+  const std::int64_t D = in.D, G = in.G;
+#pragma omp parallel for schedule(static) if (rows * D > 32768)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t q = (r0 + r) / G, p = (r0 + r) % G;
+    const double* x = Xq + q * D;
+    const int* inv = in.perm_inv + p * D;
+    double* a = A + r * D;
+    for (std::int64_t m = 0; m < D; ++m) a[m] = x[inv[m]];
+  }
+}
+
+// Query rows per tile: bounded temporaries (rows x 2n weights, rows x D products) of about 64 MB.
+std::int64_t tile_queries(std::int64_t B, std::int64_t n, std::int64_t D, std::int64_t G) {
+  const std::int64_t per_query = G * (2 * n + 2 * D);
+  return std::max<std::int64_t>(1, std::min<std::int64_t>(B, (std::int64_t(8) << 20) / per_query));
+}
+
+}  // namespace
+
+std::string CpuBackend::name() const { return "cpu"; }
+
+void CpuBackend::descriptors(const DescriptorLayout& layout, const Lattice& lattice, std::int64_t M,
+                             const double* R, double* X, double* g) const {
+  const std::int64_t N = layout.n_atoms(), D = layout.size();
+#pragma omp parallel for schedule(static) if (M * D > 4096)
+  for (std::int64_t m = 0; m < M; ++m)
+    descriptor(R + m * 3 * N, D, layout.pair_a(), layout.pair_b(), lattice.lat(), lattice.lat_inv(), X + m * D,
+               g + m * D * 3);
+}
+
+std::unique_ptr<KernelCache> CpuBackend::make_cache(const KernelSumInput& in, bool with_energy) const {
+  const std::int64_t n = in.n, D = in.D, G = in.G;
+  auto cache = std::make_unique<CpuKernelCache>();
+  cache->w1.resize(n * G * n);
+  cache->w2.resize(n * G * n);
+  if (with_energy) cache->k.resize(n * G * n);
+  std::vector<double> x2(n);
+  for (std::int64_t j = 0; j < n; ++j) {
+    double s = 0.0;
+    for (std::int64_t m = 0; m < D; ++m) s += in.X[j * D + m] * in.X[j * D + m];
+    x2[j] = s;
+  }
+  const Matern52 kernel(in.sigma);
+  const std::int64_t qt = tile_queries(n, n, D, G);
+  std::vector<double> A(qt * G * D), S(qt * G * n);
+  for (std::int64_t q0 = 0; q0 < n; q0 += qt) {
+    const std::int64_t rows = std::min(qt, n - q0) * G, r0 = q0 * G;
+    gather_permuted_queries(in, in.X, r0, rows, A.data());
+    linalg::gemm(Op::kNoTrans, Op::kTrans, rows, n, D, 1.0, A.data(), D, in.X, D, 0.0, S.data(), n);
+#pragma omp parallel for schedule(static) if (rows * n > 16384)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const double q2 = x2[(r0 + r) / G];  // |P_p^T x_q| = |x_q|
+      for (std::int64_t j = 0; j < n; ++j) {
+        const Matern52Weights w = kernel.weights_from_r2(q2 + x2[j] - 2.0 * S[r * n + j]);
+        const std::int64_t at = (r0 + r) * n + j;
+        cache->w1[at] = w.w1;
+        cache->w2[at] = w.w2;
+        if (with_energy) cache->k[at] = w.k;
+      }
+    }
+  }
+  return cache;
+}
+
+void CpuBackend::kernel_sums(const KernelSumInput& in, std::int64_t B, const double* Xq, const KernelCache* cache,
+                             double* Z, double* E) const {
+  const std::int64_t n = in.n, D = in.D, G = in.G;
+  const auto* cached = static_cast<const CpuKernelCache*>(cache);
+  const bool has_b = in.b != nullptr;
+  if (cached != nullptr && has_b && cached->k.empty())
+    throw std::invalid_argument("kernel cache was built without energy rows but energy coefficients were given");
+
+  // [X; U] stacked (2n x D): one product gives S = A X^T and T = A U^T, one gives sum_j W_x x_j + W_u u_j.
+  std::vector<double> XU(2 * n * D), x2(n), t(n), q2(B);
+  std::copy(in.X, in.X + n * D, XU.begin());
+  std::copy(in.U, in.U + n * D, XU.begin() + n * D);
+#pragma omp parallel for schedule(static) if (n * D > 32768)
+  for (std::int64_t j = 0; j < n; ++j) {
+    double a = 0.0, b = 0.0;
+    for (std::int64_t m = 0; m < D; ++m) {
+      a += in.X[j * D + m] * in.X[j * D + m];
+      b += in.X[j * D + m] * in.U[j * D + m];
+    }
+    x2[j] = a;
+    t[j] = b;
+  }
+  for (std::int64_t q = 0; q < B; ++q) {
+    double a = 0.0;
+    for (std::int64_t m = 0; m < D; ++m) a += Xq[q * D + m] * Xq[q * D + m];
+    q2[q] = a;
+  }
+
+  const Matern52 kernel(in.sigma);
+  const std::int64_t qt = tile_queries(B, n, D, G);
+  std::vector<double> A(qt * G * D), W(qt * G * 2 * n), Zp(qt * G * D), row_sum(qt * G), row_energy(qt * G);
+  for (std::int64_t q0 = 0; q0 < B; q0 += qt) {
+    const std::int64_t nq = std::min(qt, B - q0), rows = nq * G, r0 = q0 * G;
+    gather_permuted_queries(in, Xq, r0, rows, A.data());
+    if (cached != nullptr)  // only T, into the second half of each row
+      linalg::gemm(Op::kNoTrans, Op::kTrans, rows, n, D, 1.0, A.data(), D, in.U, D, 0.0, W.data() + n, 2 * n);
+    else
+      linalg::gemm(Op::kNoTrans, Op::kTrans, rows, 2 * n, D, 1.0, A.data(), D, XU.data(), D, 0.0, W.data(), 2 * n);
+
+#pragma omp parallel for schedule(static) if (rows * n > 16384)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      double* w_row = W.data() + r * 2 * n;
+      const std::int64_t q = (r0 + r) / G;
+      double sum = 0.0, energy = 0.0;
+      for (std::int64_t j = 0; j < n; ++j) {
+        Matern52Weights w;
+        if (cached != nullptr) {
+          const std::int64_t at = (r0 + r) * n + j;
+          w = {cached->w1[at], cached->w2[at], has_b ? cached->k[at] : 0.0};
+        } else {
+          w = kernel.weights_from_r2(q2[q] + x2[j] - 2.0 * w_row[j]);
+        }
+        const KernelSumTerms terms = kernel_sum_terms(w, w_row[n + j] - t[j], has_b ? in.b[j] : 0.0);
+        w_row[j] = terms.w_x;
+        w_row[n + j] = terms.w_u;
+        sum -= terms.w_x;
+        energy += terms.energy;
+      }
+      row_sum[r] = sum;
+      row_energy[r] = energy;
+    }
+
+    linalg::gemm(Op::kNoTrans, Op::kNoTrans, rows, D, 2 * n, 1.0, W.data(), 2 * n, XU.data(), D, 0.0, Zp.data(), D);
+
+    // Z[q] = sum_p P_p (Zp[r] + row_sum[r] A[r]); P_p A[r] = x_q, so the diagonal term needs no gather.
+#pragma omp parallel for schedule(static) if (rows * D > 32768)
+    for (std::int64_t qi = 0; qi < nq; ++qi) {
+      const std::int64_t q = q0 + qi;
+      double* z = Z + q * D;
+      const double* x = Xq + q * D;
+      double total_sum = 0.0, energy = 0.0;
+      for (std::int64_t m = 0; m < D; ++m) z[m] = 0.0;
+      for (std::int64_t p = 0; p < G; ++p) {
+        const std::int64_t r = qi * G + p;
+        const int* delta = in.perm + p * D;
+        const double* zp = Zp.data() + r * D;
+        for (std::int64_t m = 0; m < D; ++m) z[m] += zp[delta[m]];
+        total_sum += row_sum[r];
+        energy += row_energy[r];
+      }
+      for (std::int64_t m = 0; m < D; ++m) z[m] += total_sum * x[m];
+      E[q] = energy;
+    }
+  }
+}
+
+void CpuBackend::assemble_kernel(const DescriptorLayout& layout, const KernelSumInput& in, const double* g,
+                                 bool with_energy, double* K) const {
+  const std::int64_t n = in.n, D = in.D, G = in.G, N = layout.n_atoms(), dim = 3 * N;
+  const std::int64_t nF = n * dim, M = nF + (with_energy ? n : 0);
+  const int* pa = layout.pair_a();
+  const int* pb = layout.pair_b();
+  const Matern52 kernel(in.sigma);
+
+#pragma omp parallel
+  {
+    std::vector<double> xt(D), d(D), pd(D), alpha(dim), beta(dim), block(dim * dim), fe(dim), ef(dim);
+#pragma omp for schedule(dynamic, 1)
+    for (std::int64_t i = n - 1; i >= 0; --i) {  // longest rows first
+      const double* xi = in.X + i * D;
+      const double* gi = g + i * D * 3;
+      for (std::int64_t j = 0; j <= i; ++j) {
+        const double* xj = in.X + j * D;
+        const double* gj = g + j * D * 3;
+        std::fill(block.begin(), block.end(), 0.0);
+        std::fill(fe.begin(), fe.end(), 0.0);
+        std::fill(ef.begin(), ef.end(), 0.0);
+        double ee = 0.0;
+        for (std::int64_t p = 0; p < G; ++p) {
+          const int* delta = in.perm + p * D;
+          const int* inv = in.perm_inv + p * D;
+          // d~ = P_p^T x_i - x_j (query side), P_p d~ = x_i - P_p x_j
+          double r2 = 0.0;
+          for (std::int64_t m = 0; m < D; ++m) {
+            d[m] = xi[inv[m]] - xj[m];
+            r2 += d[m] * d[m];
+          }
+          for (std::int64_t k = 0; k < D; ++k) pd[k] = d[delta[k]];
+          const Matern52Weights w = kernel.weights_from_r2(r2);
+          // alpha = J_i^T (P_p d~), beta = J_j^T d~
+          jacobian_t_dot(gi, D, pa, pb, pd.data(), static_cast<int>(N), alpha.data());
+          jacobian_t_dot(gj, D, pa, pb, d.data(), static_cast<int>(N), beta.data());
+          // w1 (P_p^T J_i)^T J_j: row m of P_p^T J_i is row inv[m] of J_i; 4 signed 3x3 outer products per row
+          for (std::int64_t m = 0; m < D; ++m) {
+            const std::int64_t k = inv[m];
+            const double a0 = w.w1 * gi[3 * k], a1 = w.w1 * gi[3 * k + 1], a2 = w.w1 * gi[3 * k + 2];
+            const double* h = gj + 3 * m;
+            const double o[9] = {a0 * h[0], a0 * h[1], a0 * h[2], a1 * h[0], a1 * h[1],
+                                 a1 * h[2], a2 * h[0], a2 * h[1], a2 * h[2]};
+            const std::int64_t ra = 3 * pa[k], rb = 3 * pb[k], ca = 3 * pa[m], cb = 3 * pb[m];
+            for (int c = 0; c < 3; ++c)
+              for (int c2 = 0; c2 < 3; ++c2) {
+                const double v = o[3 * c + c2];
+                block[(rb + c) * dim + cb + c2] += v;
+                block[(ra + c) * dim + ca + c2] += v;
+                block[(rb + c) * dim + ca + c2] -= v;
+                block[(ra + c) * dim + cb + c2] -= v;
+              }
+          }
+          for (std::int64_t r = 0; r < dim; ++r)
+            for (std::int64_t c = 0; c < dim; ++c) block[r * dim + c] -= w.w2 * alpha[r] * beta[c];
+          if (with_energy) {
+            for (std::int64_t r = 0; r < dim; ++r) {
+              fe[r] -= w.w1 * alpha[r];  // Cov(F_i, -E_j) = J_i^T grad_x k_sym
+              ef[r] += w.w1 * beta[r];   // Cov(-E_i, F_j)
+            }
+            ee += w.k;
+          }
+        }
+        for (std::int64_t r = 0; r < dim; ++r)
+          for (std::int64_t c = 0; c < dim; ++c) {
+            K[(i * dim + r) * M + j * dim + c] = block[r * dim + c];
+            K[(j * dim + c) * M + i * dim + r] = block[r * dim + c];
+          }
+        if (with_energy) {
+          for (std::int64_t r = 0; r < dim; ++r) {
+            K[(nF + i) * M + j * dim + r] = ef[r];
+            K[(j * dim + r) * M + nF + i] = ef[r];
+            if (i != j) {
+              K[(i * dim + r) * M + nF + j] = fe[r];
+              K[(nF + j) * M + i * dim + r] = fe[r];
+            }
+          }
+          K[(nF + i) * M + nF + j] = ee;
+          K[(nF + j) * M + nF + i] = ee;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace fastgdml::cpu

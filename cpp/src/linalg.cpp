@@ -1,0 +1,88 @@
+#include "fastgdml/linalg.hpp"
+
+#include <climits>
+#include <stdexcept>
+#include <string>
+
+// Symbol names of the chosen BLAS: FASTGDML_BLAS_PREFIX is `scipy_` for the scipy-openblas32 wheel.
+#ifndef FASTGDML_BLAS_PREFIX
+#define FASTGDML_BLAS_PREFIX
+#endif
+#define FASTGDML_CAT2(a, b) a##b
+#define FASTGDML_CAT(a, b) FASTGDML_CAT2(a, b)
+#define FASTGDML_BLAS(name) FASTGDML_CAT(FASTGDML_BLAS_PREFIX, name)
+
+extern "C" {
+// CBLAS enums are C enums (int): RowMajor = 101, NoTrans = 111, Trans = 112.
+void FASTGDML_BLAS(cblas_dgemm)(int order, int trans_a, int trans_b, int m, int n, int k, double alpha,
+                                const double* A, int lda, const double* B, int ldb, double beta, double* C, int ldc);
+void FASTGDML_BLAS(dpotrf_)(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void FASTGDML_BLAS(dpotrs_)(const char* uplo, const int* n, const int* nrhs, const double* a, const int* lda,
+                            double* b, const int* ldb, int* info);
+#ifdef FASTGDML_OPENBLAS
+void FASTGDML_BLAS(openblas_set_num_threads)(int n);
+int FASTGDML_BLAS(openblas_get_num_threads)(void);
+#endif
+}
+
+namespace fastgdml::linalg {
+namespace {
+
+// The wheel's BLAS takes 32-bit indices (LP64).
+int to_int(std::int64_t v, const char* what) {
+  if (v < 0 || v > INT_MAX)
+    throw std::length_error(std::string("BLAS dimension ") + what + " = " + std::to_string(v) +
+                            " exceeds the 32-bit limit of the linked BLAS; use a smaller problem or tile it");
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+void gemm(Op op_a, Op op_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha, const double* A,
+          std::int64_t lda, const double* B, std::int64_t ldb, double beta, double* C, std::int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  FASTGDML_BLAS(cblas_dgemm)(101, op_a == Op::kTrans ? 112 : 111, op_b == Op::kTrans ? 112 : 111, to_int(m, "m"),
+                             to_int(n, "n"), to_int(k, "k"), alpha, A, to_int(lda, "lda"), B, to_int(ldb, "ldb"),
+                             beta, C, to_int(ldc, "ldc"));
+}
+
+int cholesky_factor(std::int64_t n, double* A) {
+  const int nn = to_int(n, "n");
+  int info = 0;
+  // Row-major lower triangle == column-major upper triangle of the same symmetric matrix.
+  FASTGDML_BLAS(dpotrf_)("U", &nn, A, &nn, &info);
+  return info;
+}
+
+void cholesky_solve(std::int64_t n, const double* factored_A, std::int64_t nrhs, double* B) {
+  const int nn = to_int(n, "n"), nr = to_int(nrhs, "nrhs");
+  int info = 0;
+  FASTGDML_BLAS(dpotrs_)("U", &nn, &nr, factored_A, &nn, B, &nn, &info);
+  if (info != 0) throw std::runtime_error("dpotrs failed with info = " + std::to_string(info));
+}
+
+void set_blas_threads(int n) {
+#ifdef FASTGDML_OPENBLAS
+  FASTGDML_BLAS(openblas_set_num_threads)(n);
+#else
+  (void)n;
+#endif
+}
+
+int blas_threads() {
+#ifdef FASTGDML_OPENBLAS
+  return FASTGDML_BLAS(openblas_get_num_threads)();
+#else
+  return -1;
+#endif
+}
+
+const char* blas_name() {
+#ifdef FASTGDML_OPENBLAS
+  return "openblas (" FASTGDML_BLAS_NAME_STR ")";
+#else
+  return "system BLAS";
+#endif
+}
+
+}  // namespace fastgdml::linalg

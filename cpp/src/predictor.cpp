@@ -1,0 +1,51 @@
+#include "fastgdml/predictor.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#include "fastgdml/math/descriptor.hpp"
+
+namespace fastgdml {
+
+Predictor::Predictor(const DescriptorLayout& layout, const Lattice& lattice, ModelData model,
+                     const std::string& backend)
+    : layout_(layout), lattice_(lattice), model_(std::move(model)), D_(layout.size()), backend_(make_backend(backend)) {
+  if (model_.X.empty() || model_.X.size() % D_ != 0)
+    throw std::invalid_argument("training descriptors must have shape (n, " + std::to_string(D_) + ")");
+  n_ = static_cast<std::int64_t>(model_.X.size()) / D_;
+  if (model_.V.size() != model_.X.size())
+    throw std::invalid_argument("R_d_desc_alpha must have the shape of the training descriptors (n, D)");
+  if (!model_.b.empty() && static_cast<std::int64_t>(model_.b.size()) != n_)
+    throw std::invalid_argument("alphas_E must have one entry per training point (" + std::to_string(n_) + ")");
+  if (!(model_.sigma > 0.0)) throw std::invalid_argument("sigma must be > 0");
+  perm_ = layout.permutation_maps(model_.perms);
+  perm_inv_ = invert_permutation_maps(perm_, D_);
+  G_ = static_cast<int>(perm_.size() / D_);
+}
+
+void Predictor::predict(std::int64_t B, const double* R, double* E, double* F) const {
+  const int N = layout_.n_atoms();
+  std::vector<double> Xq(B * D_), g(B * D_ * 3), Z(B * D_);
+  backend_->descriptors(layout_, lattice_, B, R, Xq.data(), g.data());
+  KernelSumInput in;
+  in.n = n_;
+  in.D = D_;
+  in.X = model_.X.data();
+  in.U = model_.V.data();
+  in.b = model_.b.empty() ? nullptr : model_.b.data();
+  in.G = G_;
+  in.perm = perm_.data();
+  in.perm_inv = perm_inv_.data();
+  in.sigma = model_.sigma;
+  backend_->kernel_sums(in, B, Xq.data(), nullptr, Z.data(), E);
+  const double scale = -model_.std;
+#pragma omp parallel for schedule(static) if (B * D_ > 32768)
+  for (std::int64_t q = 0; q < B; ++q) {
+    jacobian_t_dot(g.data() + q * D_ * 3, D_, layout_.pair_a(), layout_.pair_b(), Z.data() + q * D_, N,
+                   F + q * 3 * N);
+    for (int k = 0; k < 3 * N; ++k) F[q * 3 * N + k] *= scale;
+    E[q] = model_.std * E[q] + model_.c;
+  }
+}
+
+}  // namespace fastgdml

@@ -1,0 +1,266 @@
+// pybind11 bindings: check shapes, convert arrays, release the GIL and call the core. No logic here.
+#include <omp.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fastgdml/kernel_operator.hpp"
+#include "fastgdml/layout.hpp"
+#include "fastgdml/linalg.hpp"
+#include "fastgdml/predictor.hpp"
+
+namespace py = pybind11;
+using namespace fastgdml;
+
+namespace {
+
+using Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using IntArray = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+std::string shape_of(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+std::vector<std::int64_t> to_vector(const std::optional<IntArray>& a) {
+  if (!a) return {};
+  return std::vector<std::int64_t>(a->data(), a->data() + a->size());
+}
+
+Lattice to_lattice(const std::optional<Array>& lattice) {
+  if (!lattice) return {};
+  require(lattice->ndim() == 2 && lattice->shape(0) == 3 && lattice->shape(1) == 3,
+          "lattice must have shape (3, 3), got " + shape_of(*lattice));
+  return Lattice::from_matrix(lattice->data());
+}
+
+// R as (M, N, 3) with M >= 1.
+void check_geometries(const Array& R, int n_atoms, const char* name) {
+  require(R.ndim() == 3 && R.shape(2) == 3 && (n_atoms < 0 || R.shape(1) == n_atoms),
+          std::string(name) + " must have shape (M, " + (n_atoms < 0 ? "N" : std::to_string(n_atoms)) +
+              ", 3), got " + shape_of(R));
+}
+
+std::vector<std::int64_t> check_perms(const IntArray& perms, int n_atoms) {
+  require(perms.ndim() == 2 && perms.shape(1) == n_atoms && perms.shape(0) >= 1,
+          "perms must have shape (G, " + std::to_string(n_atoms) + "), got " + shape_of(perms));
+  return std::vector<std::int64_t>(perms.data(), perms.data() + perms.size());
+}
+
+class PyKernelOperator {
+ public:
+  PyKernelOperator(const Array& R, const IntArray& perms, double sigma, bool use_energy,
+                   const std::optional<IntArray>& mask, const std::optional<Array>& lattice, std::int64_t cache_bytes,
+                   const std::string& backend) {
+    check_geometries(R, -1, "R");
+    const int N = static_cast<int>(R.shape(1));
+    n_atoms_ = N;
+    const std::vector<std::int64_t> p = check_perms(perms, N);
+    KernelOptions options;
+    options.sigma = sigma;
+    options.use_energy = use_energy;
+    options.cache_bytes = cache_bytes;
+    options.backend = backend;
+    const DescriptorLayout layout(N, to_vector(mask));
+    const Lattice lat = to_lattice(lattice);
+    py::gil_scoped_release release;
+    op_ = std::make_unique<KernelOperator>(layout, lat, R.shape(0), R.data(), p, options);
+  }
+
+  Array matvec(const Array& v) const {
+    require(v.ndim() == 1 && v.shape(0) == op_->size(),
+            "v must have shape (" + std::to_string(op_->size()) + ",), got " + shape_of(v));
+    Array out(op_->size());
+    double* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      op_->matvec(v.data(), o);
+    }
+    return out;
+  }
+
+  Array assemble() const {
+    const std::int64_t M = op_->size();
+    Array K({M, M});
+    double* k = K.mutable_data();
+    {
+      py::gil_scoped_release release;
+      op_->assemble(k);
+    }
+    return K;
+  }
+
+  Array jacobian_rows(const Array& a) const {
+    const std::int64_t n = op_->n(), D = op_->descriptor_size();
+    require(a.size() == n * 3 * n_atoms_, "per-point vectors must hold n * 3N = " + std::to_string(n * 3 * n_atoms_) +
+                                              " values, got " + std::to_string(a.size()));
+    Array out({n, D});
+    double* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      op_->jacobian_rows(a.data(), o);
+    }
+    return out;
+  }
+
+  Array X() const {
+    const std::int64_t n = op_->n(), D = op_->descriptor_size();
+    Array out({n, D});
+    std::copy(op_->X().begin(), op_->X().end(), out.mutable_data());
+    return out;
+  }
+
+  std::int64_t size() const { return op_->size(); }
+  std::string backend() const { return op_->backend_name(); }
+  std::int64_t cache_bytes() const { return op_->cache_bytes(); }
+
+ private:
+  std::int64_t n_atoms_;
+  std::unique_ptr<KernelOperator> op_;
+};
+
+class PyPredictor {
+ public:
+  PyPredictor(int n_atoms, const Array& X, const Array& V, const IntArray& perms, double sigma, double std, double c,
+              const std::optional<Array>& alphas_E, const std::optional<IntArray>& mask,
+              const std::optional<Array>& lattice, const std::string& backend)
+      : n_atoms_(n_atoms) {
+    const DescriptorLayout layout(n_atoms, to_vector(mask));
+    require(X.ndim() == 2 && X.shape(1) == layout.size(),
+            "training descriptors must have shape (n, " + std::to_string(layout.size()) + "), got " + shape_of(X));
+    require(V.ndim() == 2 && V.shape(0) == X.shape(0) && V.shape(1) == X.shape(1),
+            "R_d_desc_alpha must have shape " + shape_of(X) + ", got " + shape_of(V));
+    ModelData m;
+    m.X.assign(X.data(), X.data() + X.size());
+    m.V.assign(V.data(), V.data() + V.size());
+    if (alphas_E) {
+      require(alphas_E->ndim() == 1 && alphas_E->shape(0) == X.shape(0),
+              "alphas_E must have shape (" + std::to_string(X.shape(0)) + ",), got " + shape_of(*alphas_E));
+      m.b.assign(alphas_E->data(), alphas_E->data() + alphas_E->size());
+    }
+    m.perms = check_perms(perms, n_atoms);
+    m.sigma = sigma;
+    m.std = std;
+    m.c = c;
+    predictor_ = std::make_unique<Predictor>(layout, to_lattice(lattice), std::move(m), backend);
+  }
+
+  py::tuple predict(const Array& R) const {
+    check_geometries(R, n_atoms_, "R");
+    const std::int64_t B = R.shape(0);
+    Array E(B), F({B, static_cast<std::int64_t>(n_atoms_), std::int64_t{3}});
+    double* e = E.mutable_data();
+    double* f = F.mutable_data();
+    {
+      py::gil_scoped_release release;
+      predictor_->predict(B, R.data(), e, f);
+    }
+    return py::make_tuple(E, F);
+  }
+
+  std::string backend() const { return predictor_->backend_name(); }
+
+ private:
+  int n_atoms_;
+  std::unique_ptr<Predictor> predictor_;
+};
+
+py::tuple descriptors(const Array& R, const std::optional<IntArray>& mask, const std::optional<Array>& lattice) {
+  check_geometries(R, -1, "R");
+  const DescriptorLayout layout(static_cast<int>(R.shape(1)), to_vector(mask));
+  const Lattice lat = to_lattice(lattice);
+  const std::int64_t M = R.shape(0), D = layout.size();
+  Array X({M, D}), g({M, D, std::int64_t{3}});
+  double* x = X.mutable_data();
+  double* gg = g.mutable_data();
+  {
+    py::gil_scoped_release release;
+    make_backend("cpu")->descriptors(layout, lat, M, R.data(), x, gg);
+  }
+  return py::make_tuple(X, g);
+}
+
+py::array_t<int> permutation_maps(int n_atoms, const IntArray& perms, const std::optional<IntArray>& mask) {
+  const DescriptorLayout layout(n_atoms, to_vector(mask));
+  const std::vector<int> maps = layout.permutation_maps(check_perms(perms, n_atoms));
+  py::array_t<int> out({static_cast<py::ssize_t>(maps.size() / layout.size()), static_cast<py::ssize_t>(layout.size())});
+  std::copy(maps.begin(), maps.end(), out.mutable_data());
+  return out;
+}
+
+// Solves K x = y in place of y (K is overwritten by its Cholesky factor).
+void cholesky_solve_inplace(py::array_t<double, py::array::c_style>& K, py::array_t<double, py::array::c_style>& y) {
+  require(K.ndim() == 2 && K.shape(0) == K.shape(1), "K must be square, got " + shape_of(K));
+  require(y.ndim() == 1 && y.shape(0) == K.shape(0), "y must have shape (" + std::to_string(K.shape(0)) + ",)");
+  require(K.writeable() && y.writeable(), "K and y must be writeable");
+  const std::int64_t n = K.shape(0);
+  double* k = K.mutable_data();
+  double* b = y.mutable_data();
+  int info;
+  {
+    py::gil_scoped_release release;
+    info = linalg::cholesky_factor(n, k);
+    if (info == 0) linalg::cholesky_solve(n, k, 1, b);
+  }
+  if (info != 0)
+    throw std::runtime_error("Cholesky factorisation failed: the leading minor of order " + std::to_string(info) +
+                             " of K + lambda I (size " + std::to_string(n) +
+                             ") is not positive definite; increase lambda (e.g. 1e-8), change sigma, or remove "
+                             "duplicate training geometries");
+}
+
+void set_num_threads(int n) {
+  require(n >= 1, "number of threads must be >= 1");
+  omp_set_num_threads(n);
+  linalg::set_blas_threads(n);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fastgdml C++ core (CPU backend: OpenMP + BLAS)";
+  m.def("descriptors", &descriptors, py::arg("R"), py::arg("mask") = py::none(), py::arg("lattice") = py::none(),
+        "Descriptors X (M, D) and compressed Jacobians g (M, D, 3) of geometries R (M, N, 3).");
+  m.def("permutation_maps", &permutation_maps, py::arg("n_atoms"), py::arg("perms"), py::arg("mask") = py::none(),
+        "Descriptor index maps delta_p (G, D) of atom permutations (G, N).");
+  m.def("cholesky_solve_inplace", &cholesky_solve_inplace, py::arg("K"), py::arg("y"),
+        "Solve K x = y for SPD K; y is overwritten by x and K by its Cholesky factor.");
+  m.def("set_num_threads", &set_num_threads, py::arg("n"), "Threads for the OpenMP loops and BLAS.");
+  m.def("get_num_threads", []() { return omp_get_max_threads(); });
+  m.def("blas_threads", &linalg::blas_threads);
+  m.def("blas_name", &linalg::blas_name);
+
+  py::class_<PyKernelOperator>(m, "KernelOperator")
+      .def(py::init<const Array&, const IntArray&, double, bool, const std::optional<IntArray>&,
+                    const std::optional<Array>&, std::int64_t, const std::string&>(),
+           py::arg("R"), py::arg("perms"), py::arg("sigma"), py::arg("use_energy") = false,
+           py::arg("mask") = py::none(), py::arg("lattice") = py::none(), py::arg("cache_bytes") = 1LL << 30,
+           py::arg("backend") = "cpu")
+      .def("matvec", &PyKernelOperator::matvec, py::arg("v"))
+      .def("assemble", &PyKernelOperator::assemble)
+      .def("jacobian_rows", &PyKernelOperator::jacobian_rows, py::arg("a"))
+      .def_property_readonly("X", &PyKernelOperator::X)
+      .def_property_readonly("size", &PyKernelOperator::size)
+      .def_property_readonly("backend", &PyKernelOperator::backend)
+      .def_property_readonly("cache_bytes", &PyKernelOperator::cache_bytes);
+
+  py::class_<PyPredictor>(m, "Predictor")
+      .def(py::init<int, const Array&, const Array&, const IntArray&, double, double, double,
+                    const std::optional<Array>&, const std::optional<IntArray>&, const std::optional<Array>&,
+                    const std::string&>(),
+           py::arg("n_atoms"), py::arg("X"), py::arg("V"), py::arg("perms"), py::arg("sigma"), py::arg("std"),
+           py::arg("c"), py::arg("alphas_E") = py::none(), py::arg("mask") = py::none(),
+           py::arg("lattice") = py::none(), py::arg("backend") = "cpu")
+      .def("predict", &PyPredictor::predict, py::arg("R"))
+      .def_property_readonly("backend", &PyPredictor::backend);
+}

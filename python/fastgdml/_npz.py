@@ -1,0 +1,106 @@
+"""Reading and writing ``.npz`` files safely.
+
+Reading never runs unrestricted pickle: sGDML model files hold a few pickled object arrays (``f_err``,
+``e_err``, ``md5_test``; FORMATS.md §2.2), and ``np.load(allow_pickle=True)`` would execute code from a
+crafted file. Object arrays are decoded with an unpickler that admits only what those keys contain
+(ndarray reconstruction, dtypes, numpy scalars; dicts, str, float, int, None need no classes at all).
+
+Writing goes to a temporary file in the target directory, then ``os.replace``: an interrupted save never
+leaves a truncated file where a good one was.
+"""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tempfile
+import zipfile
+
+import numpy as np
+
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+}
+
+
+class NpzError(ValueError):
+    """A file that is not a readable ``.npz`` archive, or holds something it must not."""
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not allowed in an sGDML file")
+
+
+def _read_member(zf: zipfile.ZipFile, member: str, path: str) -> np.ndarray:
+    with zf.open(member) as raw:
+        fp = io.BufferedReader(raw)
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
+        if dtype.hasobject:
+            try:
+                arr = _RestrictedUnpickler(fp).load()
+            except Exception as exc:  # noqa: BLE001 - any failure means an untrusted or corrupt object key
+                raise NpzError(f"{path}: key '{member[:-4]}' holds a pickled object that cannot be read safely "
+                               f"({exc})") from None
+            return np.asarray(arr, dtype=object).reshape(shape)
+        count = int(np.prod(shape, dtype=np.int64))
+        data = fp.read(count * dtype.itemsize)
+        if len(data) != count * dtype.itemsize:
+            raise NpzError(f"{path}: key '{member[:-4]}' is truncated")
+        arr = np.frombuffer(data, dtype=dtype).copy()
+        return arr.reshape(shape, order="F" if fortran else "C")
+
+
+def load_npz(path) -> dict:
+    """All arrays of an ``.npz`` file as a dict, object keys decoded safely."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            out = {}
+            for member in zf.namelist():
+                if member.endswith(".npy"):
+                    out[member[:-4]] = _read_member(zf, member, path)
+            return out
+    except zipfile.BadZipFile:
+        raise NpzError(f"{path}: not an .npz archive (expected a numpy savez file)") from None
+    except NpzError:
+        raise
+    except (ValueError, OSError, EOFError) as exc:
+        raise NpzError(f"{path}: corrupt .npz archive ({exc})") from None
+
+
+def save_npz_atomic(path, arrays: dict) -> None:
+    """``np.savez_compressed`` to a temporary file next to ``path``, fsync, then rename over ``path``."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def as_str(value) -> str:
+    """A 0-d string/bytes array (how sGDML stores strings) as a Python str."""
+    v = np.asarray(value)
+    item = v.item() if v.ndim == 0 else v.ravel()[0]
+    return item.decode() if isinstance(item, bytes) else str(item)

@@ -1,0 +1,170 @@
+"""Trained models in the sGDML model file format (FORMATS.md §2.2) and their predictions."""
+from __future__ import annotations
+
+import os
+from typing import Optional, Tuple
+
+import numpy as np
+
+from . import _core
+from ._npz import NpzError, as_str, load_npz, save_npz_atomic
+from .symmetry import descriptor_permutation_table, validate_perms
+
+
+class ModelError(ValueError):
+    """A model file that is missing keys or whose arrays do not fit together."""
+
+
+_REQUIRED = ("z", "R_desc", "R_d_desc_alpha", "sig", "c", "perms")
+
+
+class Model:
+    """A GDML/sGDML force field: energies and forces for geometries of one molecule.
+
+    Build one with :func:`fastgdml.train` or :meth:`Model.load` (files written here or by the public ``sgdml``
+    package). The arrays are kept in the sGDML layout (``R_desc`` is (D, n)); extra keys round-trip.
+
+    Parameters
+    ----------
+    arrays : dict
+        The keys of an sGDML model file.
+    source : str, optional
+        Where the model came from (used in error messages).
+    backend : str
+        Compute backend, ``"cpu"``.
+    """
+
+    def __init__(self, arrays: dict, source: Optional[str] = None, backend: str = "cpu"):
+        where = source or "model"
+        missing = [k for k in _REQUIRED if k not in arrays]
+        if missing:
+            raise ModelError(f"{where}: missing key(s) {', '.join(repr(k) for k in missing)}; not a complete sGDML "
+                             f"model file")
+        self.arrays = dict(arrays)
+        self.source = source
+        z = np.asarray(arrays["z"])
+        if z.ndim != 1 or z.size < 2 or not np.issubdtype(z.dtype, np.integer):
+            raise ModelError(f"{where}: 'z' must be integer atomic numbers of shape (N,), got {z.dtype} {z.shape}")
+        N = z.size
+        D = N * (N - 1) // 2
+        mask = arrays.get("feature_mask")
+        self.feature_mask = None if mask is None else np.asarray(mask, dtype=np.int64)
+        D_model = D if self.feature_mask is None else self.feature_mask.size
+        X = np.asarray(arrays["R_desc"], dtype=np.float64)
+        V = np.asarray(arrays["R_d_desc_alpha"], dtype=np.float64)
+        if X.ndim != 2 or X.shape[0] != D_model:
+            raise ModelError(f"{where}: 'R_desc' must have shape ({D_model}, n) for {N} atoms, got {X.shape}")
+        n = X.shape[1]
+        if V.shape != (n, D_model):
+            raise ModelError(f"{where}: 'R_d_desc_alpha' must have shape ({n}, {D_model}), got {V.shape}")
+        for key, arr in (("R_desc", X), ("R_d_desc_alpha", V)):
+            if not np.all(np.isfinite(arr)):
+                raise ModelError(f"{where}: '{key}' contains NaN/Inf; the model is corrupt, retrain it")
+        self.perms = validate_perms(arrays["perms"], N, where=f"{where}: 'perms'", error=ModelError)
+        self.sigma = float(np.asarray(arrays["sig"]))
+        self.std = float(np.asarray(arrays.get("std", 1.0)))
+        self.c = float(np.asarray(arrays["c"]))
+        if not (self.sigma > 0 and np.isfinite(self.sigma)):
+            raise ModelError(f"{where}: 'sig' must be a positive number, got {self.sigma}")
+        if not (np.isfinite(self.std) and np.isfinite(self.c)):
+            raise ModelError(f"{where}: 'std' and 'c' must be finite")
+        alphas_E = arrays.get("alphas_E")
+        if alphas_E is not None:
+            alphas_E = np.asarray(alphas_E, dtype=np.float64).ravel()
+            if alphas_E.size != n:
+                raise ModelError(f"{where}: 'alphas_E' must have {n} entries (one per training point), "
+                                 f"got {alphas_E.size}")
+        lattice = arrays.get("lattice")
+        self.lattice = None if lattice is None else np.asarray(lattice, dtype=np.float64)
+        self.z = z
+        self._predictor = _core.Predictor(N, np.ascontiguousarray(X.T), V, self.perms, self.sigma, self.std, self.c,
+                                          alphas_E=alphas_E, mask=self.feature_mask, lattice=self.lattice,
+                                          backend=backend)
+
+    # -- properties of the sGDML interface ---------------------------------------------------------------
+    @property
+    def n_atoms(self) -> int:
+        return int(self.z.size)
+
+    @property
+    def n_train(self) -> int:
+        return int(np.asarray(self.arrays["R_desc"]).shape[1])
+
+    @property
+    def idxs_train(self) -> Optional[np.ndarray]:
+        return self.arrays.get("idxs_train")
+
+    @property
+    def idxs_valid(self) -> Optional[np.ndarray]:
+        return self.arrays.get("idxs_valid")
+
+    @property
+    def use_E_cstr(self) -> bool:
+        return "alphas_E" in self.arrays
+
+    @property
+    def r_unit(self) -> Optional[str]:
+        return as_str(self.arrays["r_unit"]) if "r_unit" in self.arrays else None
+
+    @property
+    def e_unit(self) -> Optional[str]:
+        return as_str(self.arrays["e_unit"]) if "e_unit" in self.arrays else None
+
+    @property
+    def backend(self) -> str:
+        """The compute backend that serves :meth:`predict`."""
+        return self._predictor.backend
+
+    # -- prediction --------------------------------------------------------------------------------------
+    def predict(self, R) -> Tuple[np.ndarray, np.ndarray]:
+        """Energies and forces.
+
+        Parameters
+        ----------
+        R : array (N, 3), (M, N, 3), (3N,) or (M, 3N)
+            Positions in the model's length unit.
+
+        Returns
+        -------
+        E : array (M,)
+            Energies in the model's energy unit.
+        F : array (M, N, 3)
+            Forces (energy unit / length unit).
+        """
+        R = np.asarray(R, dtype=np.float64)
+        N = self.n_atoms
+        if R.shape == (N, 3) or R.shape == (3 * N,):
+            R = R.reshape(1, N, 3)
+        elif R.ndim == 2 and R.shape[1] == 3 * N:
+            R = R.reshape(-1, N, 3)
+        if R.ndim != 3 or R.shape[1:] != (N, 3):
+            raise ValueError(f"R must have shape ({N}, 3) or (M, {N}, 3) for this {N}-atom model, got {R.shape}")
+        if not np.all(np.isfinite(R)):
+            raise ValueError("R contains NaN/Inf positions")
+        return self._predictor.predict(np.ascontiguousarray(R))
+
+    # -- file I/O ---------------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path, backend: str = "cpu") -> "Model":
+        """Read an sGDML model ``.npz`` (ours or the public ``sgdml`` package's); object keys decoded safely."""
+        path = os.fspath(path)
+        try:
+            arrays = load_npz(path)
+        except NpzError as exc:
+            raise ModelError(str(exc)) from None
+        kind = as_str(arrays["type"]) if "type" in arrays else None
+        if kind != "m":
+            what = {"d": "a dataset", "t": "a training task", None: "missing its 'type' key"}.get(kind, f"of type '{kind}'")
+            raise ModelError(f"{path}: not a model file ({what}); expected key 'type' = 'm'")
+        return cls(arrays, source=path, backend=backend)
+
+    def save(self, path) -> None:
+        """Write the model file (atomically). It loads and predicts in the public ``sgdml`` package."""
+        out = dict(self.arrays)
+        out["type"] = np.array("m")
+        out["tril_perms_lin"] = descriptor_permutation_table(self.perms, self.n_atoms, self.feature_mask)
+        save_npz_atomic(path, out)
+
+    def __repr__(self) -> str:
+        return (f"Model(n_atoms={self.n_atoms}, n_train={self.n_train}, n_perms={len(self.perms)}, "
+                f"sigma={self.sigma:g}, E_cstr={self.use_E_cstr})")

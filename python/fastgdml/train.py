@@ -1,0 +1,209 @@
+"""Training a GDML/sGDML model by the closed-form solve (DESIGN.md §3, FORMATS.md §4, §7).
+
+    y = [F ; -(E - mean E)] / std        (energy rows only with use_E_cstr; std over all label entries)
+    (K + lam I) a~ = y                   K = Cov([F; -E]) assembled densely, Cholesky solve
+    alphas = -a~                         (stored sign convention of sGDML)
+    R_d_desc_alpha[j] = J_j alphas_F[j]
+    c = mean E (use_E_cstr) or mean(E_train - E_pred(c=0)) (GDML) or 0 (no energies)
+
+The dense K needs (n 3N [+ n])^2 doubles; larger problems are the job of the iterative solver.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Optional
+
+import numpy as np
+
+from . import _core
+from ._version import __version__
+from .dataset import Dataset
+from .metrics import prediction_errors
+from .model import Model
+from .sampling import stratified_sample
+from .symmetry import descriptor_permutation_table, validate_perms
+
+
+def _available_memory_bytes() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def train(dataset: Dataset, n_train: int, sigma: float, lam: float = 1e-10, use_E: bool = True,
+          use_E_cstr: bool = False, perms=None, seed: int = 0, n_valid: Optional[int] = None,
+          idxs_train=None, mask=None, max_memory: Optional[int] = None, validate: bool = True) -> Model:
+    """Train a model on ``dataset`` with the closed-form (Cholesky) solver.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Training data (positions, atomic numbers, forces, energies).
+    n_train : int
+        Number of training geometries (energy-stratified sample, reproducible with ``seed``).
+    sigma : float
+        Kernel length scale in descriptor space.
+    lam : float
+        Ridge regulariser lambda added to the diagonal of K.
+    use_E : bool
+        Use energies (integration constant, energy errors). Needs ``dataset.E``.
+    use_E_cstr : bool
+        Add energy constraints (energy rows/columns in K); implies ``use_E``.
+    perms : array (P, N), optional
+        Atom permutations (a group, identity included). Default: ``dataset.perms``, else the identity alone.
+    seed : int
+        Seed of the train/validation sampling.
+    n_valid : int, optional
+        Validation geometries drawn from the rest of the dataset (default: up to 1000); 0 skips validation.
+    idxs_train : array of int, optional
+        Use exactly these training indices instead of sampling (then ``n_train`` must equal their count).
+    mask : array of int, optional
+        Descriptor feature mask (kept pair indices; must be a union of permutation orbits).
+    max_memory : int, optional
+        Bytes the dense kernel matrix may use (default: the available memory minus 10%).
+    validate : bool
+        Compute validation errors and store them in the model (``f_err``, ``e_err``).
+
+    Returns
+    -------
+    Model
+    """
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"dataset must be a fastgdml.Dataset, got {type(dataset).__name__}")
+    M, N = len(dataset), dataset.n_atoms
+    if use_E_cstr and not use_E:
+        raise ValueError("use_E_cstr=True needs use_E=True (energy constraints are energy labels)")
+    if use_E and dataset.E is None:
+        raise ValueError(f"{dataset.source or 'dataset'} has no energies ('E'); train with use_E=False")
+    if not (np.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be a positive number, got {sigma}")
+    if not (np.isfinite(lam) and lam >= 0):
+        raise ValueError(f"lam must be >= 0, got {lam}")
+    rng = np.random.default_rng(seed)
+    E_for_sampling = dataset.E
+    if idxs_train is None:
+        if not 1 <= n_train <= M:
+            raise ValueError(f"n_train must be between 1 and the {M} geometries of the dataset, got {n_train}")
+        idxs_train = stratified_sample(E_for_sampling, n_train, rng, n_total=M)
+    else:
+        idxs_train = np.asarray(idxs_train, dtype=np.int64)
+        if idxs_train.ndim != 1 or len(np.unique(idxs_train)) != idxs_train.size or idxs_train.min() < 0 \
+                or idxs_train.max() >= M:
+            raise ValueError(f"idxs_train must be distinct indices in [0, {M})")
+        if n_train != idxs_train.size:
+            raise ValueError(f"n_train = {n_train} but {idxs_train.size} idxs_train were given")
+    n_rest = M - len(idxs_train)
+    n_valid = min(n_rest, 1000) if n_valid is None else int(n_valid)
+    if not 0 <= n_valid <= n_rest:
+        raise ValueError(f"n_valid must be between 0 and the {n_rest} geometries not used for training")
+    idxs_valid = stratified_sample(E_for_sampling, n_valid, rng, n_total=M, exclude=idxs_train)
+
+    if perms is None:
+        perms = dataset.perms if dataset.perms is not None else np.arange(N)[None, :]
+    perms = validate_perms(perms, N)
+
+    n = len(idxs_train)
+    n_rows = n * 3 * N + (n if use_E_cstr else 0)
+    need = 8 * n_rows * n_rows
+    budget = int(0.9 * _available_memory_bytes()) if max_memory is None else int(max_memory)
+    if need > budget:
+        raise MemoryError(f"the closed-form solver needs {need / 2**30:.1f} GiB for the {n_rows} x {n_rows} kernel "
+                          f"matrix but only {budget / 2**30:.1f} GiB are allowed; use fewer training points "
+                          f"(n_train) or the iterative solver")
+
+    R = dataset.R[idxs_train]
+    y = dataset.F[idxs_train].ravel().copy()
+    E_train = None if dataset.E is None else dataset.E[idxs_train]
+    if use_E_cstr:
+        y = np.concatenate([y, -(E_train - E_train.mean())])
+    std = float(y.std())
+    if not std > 0:
+        raise ValueError("all training labels are zero: nothing to learn")
+    y /= std
+
+    op = _core.KernelOperator(R, perms, float(sigma), use_energy=use_E_cstr, mask=mask, lattice=dataset.lattice,
+                              cache_bytes=0)
+    K = op.assemble()
+    K[np.diag_indices_from(K)] += lam
+    _core.cholesky_solve_inplace(K, y)
+    del K
+    alphas = -y
+    alphas_F = alphas[: n * 3 * N]
+    alphas_E = alphas[n * 3 * N:] if use_E_cstr else None
+    R_d_desc_alpha = op.jacobian_rows(alphas_F)
+
+    arrays = {
+        "type": np.array("m"),
+        "code_version": np.array(f"fastgdml {__version__}"),
+        "dataset_name": np.array(dataset.name),
+        "dataset_theory": np.array(dataset.theory),
+        "solver_name": np.array("analytic"),
+        "z": dataset.z.astype(np.int64),
+        "idxs_train": idxs_train.astype(np.int64),
+        "md5_train": np.array(dataset.md5.encode(), dtype="S32"),
+        "idxs_valid": idxs_valid.astype(np.int64),
+        "md5_valid": np.array(dataset.md5.encode(), dtype="S32"),
+        "n_test": np.array(0, dtype=np.int64),
+        "md5_test": np.array(None, dtype=object),
+        "f_err": np.array({"mae": np.nan, "rmse": np.nan}, dtype=object),
+        "R_desc": np.ascontiguousarray(op.X.T),
+        "R_d_desc_alpha": R_d_desc_alpha,
+        "c": np.float64(0.0),
+        "std": np.float64(std),
+        "sig": np.int64(sigma) if float(sigma).is_integer() else np.float64(sigma),
+        "lam": np.float64(lam),
+        "alphas_F": alphas_F,
+        "perms": perms,
+        "tril_perms_lin": descriptor_permutation_table(perms, N, mask),
+        "use_E": np.bool_(use_E),
+    }
+    if use_E:
+        arrays["e_err"] = np.array({"mae": np.nan, "rmse": np.nan}, dtype=object)
+    if alphas_E is not None:
+        arrays["alphas_E"] = alphas_E
+    if mask is not None:
+        arrays["feature_mask"] = np.asarray(mask, dtype=np.int64)
+    if dataset.lattice is not None:
+        arrays["lattice"] = dataset.lattice
+    if dataset.r_unit is not None and dataset.e_unit is not None:
+        arrays["r_unit"], arrays["e_unit"] = np.array(dataset.r_unit), np.array(dataset.e_unit)
+
+    model = Model(arrays)
+    if use_E_cstr:
+        c = float(E_train.mean())
+    elif use_E:
+        c = _integration_constant(model, R, E_train)
+    else:
+        c = 0.0
+    arrays["c"] = np.float64(c)
+    model = Model(arrays)
+    if validate and n_valid > 0:
+        err = prediction_errors(model, dataset, idxs_valid)
+        model.arrays["f_err"] = np.array({"mae": float(err["f_mae"]), "rmse": float(err["f_rmse"])}, dtype=object)
+        if use_E:
+            model.arrays["e_err"] = np.array({"mae": float(err["e_mae"]), "rmse": float(err["e_rmse"])}, dtype=object)
+    return model
+
+
+def _integration_constant(model: Model, R: np.ndarray, E_train: np.ndarray) -> float:
+    """c = mean(E_ref - E_pred) at the training points, with the sGDML consistency diagnostics (§7.6)."""
+    E_pred, _ = model.predict(R)  # model built with c = 0
+    if len(E_train) > 1 and np.std(E_pred) > 0 and np.std(E_train) > 0:
+        slope = np.polyfit(E_pred, E_train, 1)[0]
+        corr = np.corrcoef(E_pred, E_train)[0, 1]
+        if slope < 0:
+            warnings.warn("energies and forces disagree in sign: the dataset may hold gradients instead of forces "
+                          "(F must be -dE/dR)", stacklevel=3)
+        elif corr < 0.95:
+            warnings.warn(f"inconsistent energy labels: correlation of predicted and reference training energies "
+                          f"is {corr:.3f} (< 0.95)", stacklevel=3)
+        elif abs(slope - 1) > 0.1:
+            warnings.warn(f"energy/force unit mismatch suspected: fitted slope of reference vs predicted training "
+                          f"energies is {slope:.3f} (expected 1)", stacklevel=3)
+    return float(np.mean(E_train - E_pred))
