@@ -1,0 +1,73 @@
+"""ASE calculator: energies and forces of a fastgdml/sGDML model in eV and eV/Angstrom."""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import numpy as np
+from ase import units
+from ase.calculators.calculator import Calculator as _AseCalculator
+from ase.calculators.calculator import all_changes
+
+from .model import Model
+
+# Energy units in eV and length units in Angstrom, by the labels sGDML files use.
+ENERGY_UNITS = {"kcal/mol": units.kcal / units.mol, "kj/mol": units.kJ / units.mol, "ev": 1.0,
+                "ha": units.Hartree, "hartree": units.Hartree, "mev": 1e-3}
+LENGTH_UNITS = {"ang": 1.0, "angstrom": 1.0, "a": 1.0, "bohr": units.Bohr, "nm": 10.0}
+
+
+def _unit(value, table: dict, kind: str) -> float:
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key not in table:
+            raise ValueError(f"unknown {kind} unit '{value}'; known: {', '.join(sorted(table))}, or pass a number")
+        return table[key]
+    value = float(value)
+    if not value > 0:
+        raise ValueError(f"{kind} unit factor must be > 0, got {value}")
+    return value
+
+
+class Calculator(_AseCalculator):
+    """ASE calculator for a GDML/sGDML model.
+
+    Parameters
+    ----------
+    model : Model or path
+        A :class:`fastgdml.Model` or the path of a model file.
+    energy_unit : str or float, optional
+        The model's energy unit, as a label (``"kcal/mol"``, ``"eV"``, ``"Ha"``, ``"kJ/mol"``) or its value in
+        eV. Default: the model's ``e_unit``, else kcal/mol (the sGDML convention).
+    length_unit : str or float, optional
+        The model's length unit (``"Ang"``, ``"bohr"``, ``"nm"``) or its value in Angstrom. Default: the
+        model's ``r_unit``, else Angstrom.
+
+    Positions (Angstrom) are converted to model units, and results back to eV and eV/Angstrom. Atoms whose
+    count or atomic numbers differ from the model's are refused.
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces"]
+
+    def __init__(self, model: Union[Model, str], energy_unit: Optional[Union[str, float]] = None,
+                 length_unit: Optional[Union[str, float]] = None, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model if isinstance(model, Model) else Model.load(model)
+        self.eV_per_energy = _unit(energy_unit or self.model.e_unit or "kcal/mol", ENERGY_UNITS, "energy")
+        self.ang_per_length = _unit(length_unit or self.model.r_unit or "Ang", LENGTH_UNITS, "length")
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        z = self.model.z
+        if len(self.atoms) != z.size:
+            raise ValueError(f"the model describes {z.size} atoms but the Atoms object has {len(self.atoms)}")
+        numbers = self.atoms.get_atomic_numbers()
+        if not np.array_equal(numbers, z):
+            bad = int(np.flatnonzero(numbers != z)[0])
+            raise ValueError(f"atomic numbers differ from the model's at atom {bad} (Atoms: {numbers[bad]}, model: "
+                             f"{z[bad]}); the atom order must match the training data")
+        R = self.atoms.get_positions() / self.ang_per_length
+        E, F = self.model.predict(R)
+        energy = float(E[0]) * self.eV_per_energy
+        self.results["energy"] = energy
+        self.results["free_energy"] = energy
+        self.results["forces"] = F[0] * (self.eV_per_energy / self.ang_per_length)

@@ -1,0 +1,181 @@
+"""The ``fastgdml`` command line: train, test, info."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from ._version import __version__
+
+    parser = argparse.ArgumentParser(prog="fastgdml", description="Fast global machine-learned force fields "
+                                     "(sGDML-compatible).")
+    parser.add_argument("--version", action="version", version=f"fastgdml {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model on a dataset (closed-form solver)",
+                       description="Train a GDML/sGDML model on an sGDML dataset .npz and write the model .npz.")
+    t.add_argument("dataset", help="sGDML dataset .npz")
+    t.add_argument("--n-train", type=_positive_int, required=True, help="number of training geometries")
+    t.add_argument("--sigma", type=float, required=True,
+                   help="kernel length scale (descriptor space); typical: 10-100, e.g. 20 for ethanol, 60 for aspirin")
+    t.add_argument("--lam", type=float, default=1e-10, help="ridge regulariser lambda (default: 1e-10)")
+    t.add_argument("--n-valid", type=int, default=None,
+                   help="validation geometries from the rest of the dataset (default: up to 1000; 0: none)")
+    energy = t.add_mutually_exclusive_group()
+    energy.add_argument("--no-E", dest="use_E", action="store_false", help="ignore energies (forces only)")
+    energy.add_argument("--E-cstr", dest="use_E_cstr", action="store_true",
+                        help="add energy constraints to the kernel")
+    t.add_argument("--perms-from", metavar="FILE",
+                   help="take the atom permutations from this dataset or model file (key 'perms')")
+    t.add_argument("--seed", type=int, default=0, help="seed of the train/validation sampling (default: 0)")
+    t.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+    s = sub.add_parser("test", help="errors of a model on a dataset",
+                       description="Predict the geometries of a dataset and report energy and force errors. "
+                                   "Training and validation frames are left out when the dataset is the one the "
+                                   "model was trained on.")
+    s.add_argument("model", help="model .npz (fastgdml or sgdml)")
+    s.add_argument("dataset", help="sGDML dataset .npz")
+    s.add_argument("--n-test", type=_positive_int, default=None, help="test on this many frames (default: all)")
+    s.add_argument("--seed", type=int, default=0, help="seed for choosing --n-test frames (default: 0)")
+    s.add_argument("--json", action="store_true", help="print one JSON line with e_mae, e_rmse, f_mae, f_rmse")
+
+    i = sub.add_parser("info", help="describe a dataset or model file")
+    i.add_argument("file", help="dataset or model .npz")
+    return parser
+
+
+def _cmd_train(args) -> int:
+    from .dataset import Dataset
+    from .train import train
+
+    if os.path.exists(args.output) and not args.overwrite:
+        raise SystemExit(f"fastgdml: error: {args.output} exists; pass --overwrite to replace it")
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        raise SystemExit(f"fastgdml: error: directory {out_dir} does not exist")
+    dataset = Dataset.load(args.dataset)
+    perms = None
+    if args.perms_from:
+        from ._npz import load_npz
+
+        src = load_npz(args.perms_from)
+        if "perms" not in src:
+            raise SystemExit(f"fastgdml: error: {args.perms_from} has no key 'perms'")
+        perms = src["perms"]
+    t0 = time.perf_counter()
+    model = train(dataset, args.n_train, args.sigma, lam=args.lam, use_E=args.use_E,
+                  use_E_cstr=args.use_E_cstr, perms=perms, seed=args.seed, n_valid=args.n_valid)
+    model.save(args.output)
+    f_err = model.arrays["f_err"].item()
+    print(f"trained {model!r} in {time.perf_counter() - t0:.1f} s -> {args.output}")
+    if np.isfinite(f_err["mae"]):
+        e_err = model.arrays.get("e_err")
+        e_txt = "" if e_err is None else f", energy MAE {e_err.item()['mae']:.4g}"
+        print(f"validation ({len(model.idxs_valid)} frames): force MAE {f_err['mae']:.4g}{e_txt}")
+    return 0
+
+
+def _cmd_test(args) -> int:
+    from .dataset import Dataset
+    from .metrics import prediction_errors
+    from .model import Model
+    from ._npz import as_str
+
+    model = Model.load(args.model)
+    dataset = Dataset.load(args.dataset)
+    if dataset.n_atoms != model.n_atoms or not np.array_equal(dataset.z, model.z):
+        raise SystemExit(f"fastgdml: error: {args.dataset} holds a different molecule than {args.model} "
+                         f"(atomic numbers differ)")
+    idxs = np.arange(len(dataset))
+    excluded = []
+    for key_md5, key_idx in (("md5_train", "idxs_train"), ("md5_valid", "idxs_valid")):
+        if key_md5 in model.arrays and key_idx in model.arrays and as_str(model.arrays[key_md5]) == dataset.md5:
+            excluded.append(np.asarray(model.arrays[key_idx]))
+    if excluded:
+        idxs = np.setdiff1d(idxs, np.concatenate(excluded))
+    if args.n_test is not None:
+        if args.n_test > len(idxs):
+            raise SystemExit(f"fastgdml: error: --n-test {args.n_test} but only {len(idxs)} frames are available")
+        idxs = np.sort(np.random.default_rng(args.seed).choice(idxs, args.n_test, replace=False))
+    if len(idxs) == 0:
+        raise SystemExit("fastgdml: error: no test frames left (all were used for training/validation)")
+    err = prediction_errors(model, dataset, idxs, progress=not args.json)
+    if args.json:
+        print(json.dumps({k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in err.items()}))
+    else:
+        unit_e = model.e_unit or "energy units"
+        print(f"{err['n']} test frames ({len(dataset) - len(idxs)} training/validation frames left out)")
+        print(f"energy: MAE {err['e_mae']:.5g}  RMSE {err['e_rmse']:.5g}  [{unit_e}]")
+        print(f"forces: MAE {err['f_mae']:.5g}  RMSE {err['f_rmse']:.5g}  [per component]")
+    return 0
+
+
+def _cmd_info(args) -> int:
+    from ._npz import as_str, load_npz
+
+    d = load_npz(args.file)
+    kind = as_str(d["type"]) if "type" in d else ("d" if "R" in d else "?")
+    if kind == "d":
+        from .dataset import Dataset
+
+        ds = Dataset.load(args.file)
+        print(f"dataset {args.file}")
+        print(f"  name: {ds.name}   theory: {ds.theory}   units: {ds.e_unit or '?'} / {ds.r_unit or '?'}")
+        print(f"  geometries: {len(ds)}   atoms: {ds.n_atoms}   z: {ds.z.tolist()}")
+        if ds.E is not None:
+            print(f"  energies: min {ds.E.min():.6g}  max {ds.E.max():.6g}  std {ds.E.std():.4g}")
+        print(f"  forces: std {ds.F.std():.4g}   lattice: {'yes' if ds.lattice is not None else 'no'}")
+        print(f"  md5: {ds.md5}" + ("" if "md5" not in d or as_str(d["md5"]) == ds.md5 else
+                                    f"  (stored md5 {as_str(d['md5'])} differs!)"))
+    elif kind == "m":
+        from .model import Model
+
+        m = Model.load(args.file)
+        print(f"model {args.file}")
+        print(f"  atoms: {m.n_atoms}   training points: {m.n_train}   permutations: {len(m.perms)}")
+        print(f"  sigma: {m.sigma:g}   lambda: {float(m.arrays.get('lam', np.nan)):g}   "
+              f"energy constraints: {'yes' if m.use_E_cstr else 'no'}   solver: "
+              f"{as_str(m.arrays['solver_name']) if 'solver_name' in m.arrays else '?'}")
+        if "dataset_name" in m.arrays:
+            print(f"  trained on: {as_str(m.arrays['dataset_name'])} "
+                  f"(md5 {as_str(m.arrays['md5_train']) if 'md5_train' in m.arrays else '?'})")
+        for key, label in (("f_err", "force"), ("e_err", "energy")):
+            if key in m.arrays:
+                e = m.arrays[key].item()
+                print(f"  {label} error (validation/test): MAE {e['mae']:.4g}  RMSE {e['rmse']:.4g}")
+    else:
+        raise SystemExit(f"fastgdml: error: {args.file} is neither a dataset nor a model (type '{kind}')")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``fastgdml`` command."""
+    args = _build_parser().parse_args(argv)
+    from .dataset import DatasetError
+    from .model import ModelError
+    from ._npz import NpzError
+
+    try:
+        return {"train": _cmd_train, "test": _cmd_test, "info": _cmd_info}[args.command](args)
+    except (FileNotFoundError, DatasetError, ModelError, NpzError, MemoryError, ValueError) as exc:
+        print(f"fastgdml: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

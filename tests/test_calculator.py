@@ -1,0 +1,75 @@
+"""The ASE calculator: units, forces consistent with energies, refusal of the wrong molecule."""
+import os
+
+import numpy as np
+import pytest
+
+ase = pytest.importorskip("ase")
+from ase import Atoms, units  # noqa: E402
+
+import fastgdml  # noqa: E402
+
+from conftest import DATA  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model():
+    return fastgdml.Model.load(os.path.join(DATA, "ethanol_sgdml_sym.npz"))
+
+
+def ethanol_atoms(model):
+    R = np.load(os.path.join(DATA, "ethanol_sgdml_sym_predictions.npz"))["R"][0]
+    return Atoms(numbers=model.z, positions=R)
+
+
+def test_energy_and_forces_in_ev(model):
+    atoms = ethanol_atoms(model)
+    atoms.calc = fastgdml.Calculator(model)
+    E, F = model.predict(atoms.get_positions())
+    kcal = units.kcal / units.mol
+    assert atoms.get_potential_energy() == pytest.approx(E[0] * kcal, rel=1e-14)
+    assert isinstance(atoms.get_potential_energy(), float)
+    np.testing.assert_allclose(atoms.get_forces(), F[0] * kcal, rtol=1e-14)
+    assert atoms.calc.get_property("free_energy") == pytest.approx(E[0] * kcal)
+    # ASE's numerical derivative of the energy agrees with the forces
+    fd = atoms.calc.calculate_numerical_forces(atoms, d=1e-4)
+    assert np.abs(fd - atoms.get_forces()).max() <= 1e-5 * np.abs(fd).max()
+
+
+def test_explicit_units(model):
+    atoms = ethanol_atoms(model)
+    atoms.calc = fastgdml.Calculator(model, energy_unit="Ha", length_unit="bohr")
+    R_model = atoms.get_positions() / units.Bohr
+    E, F = model.predict(R_model)
+    assert atoms.get_potential_energy() == pytest.approx(E[0] * units.Hartree, rel=1e-14)
+    np.testing.assert_allclose(atoms.get_forces(), F[0] * units.Hartree / units.Bohr, rtol=1e-13)
+    with pytest.raises(ValueError, match="unknown energy unit"):
+        fastgdml.Calculator(model, energy_unit="furlong")
+
+
+def test_wrong_molecule_is_refused(model):
+    atoms = ethanol_atoms(model)
+    atoms.calc = fastgdml.Calculator(os.path.join(DATA, "ethanol_sgdml_sym.npz"))
+    bad = atoms.copy()
+    bad.numbers[0] = 7
+    bad.calc = atoms.calc
+    with pytest.raises(ValueError, match="atomic numbers differ"):
+        bad.get_potential_energy()
+    short = atoms[:-1]
+    short.calc = fastgdml.Calculator(model)
+    with pytest.raises(ValueError, match="9 atoms"):
+        short.get_potential_energy()
+
+
+def test_short_md_conserves_energy(model):
+    from ase.md.verlet import VelocityVerlet
+
+    atoms = ethanol_atoms(model)
+    atoms.calc = fastgdml.Calculator(model)
+    kT = 300 * units.kB  # Maxwell-Boltzmann velocities at 300 K
+    masses = atoms.get_masses()[:, None]
+    atoms.set_momenta(np.random.default_rng(0).standard_normal((len(atoms), 3)) * np.sqrt(masses * kT))
+    dyn = VelocityVerlet(atoms, timestep=0.2 * units.fs)
+    e0 = atoms.get_total_energy()
+    dyn.run(50)
+    assert abs(atoms.get_total_energy() - e0) < 2e-3  # eV; exact gradients conserve energy

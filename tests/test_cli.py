@@ -1,0 +1,47 @@
+"""The fastgdml command line."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastgdml.cli import main
+
+from conftest import DATA
+
+
+def test_train_test_info(toy, tmp_path, capsys):
+    ds_path = tmp_path / "toy.npz"
+    toy.save(ds_path)
+    model_path = tmp_path / "model.npz"
+    assert main(["train", str(ds_path), "--n-train", "20", "--sigma", "1.5", "--n-valid", "10",
+                 "-o", str(model_path)]) == 0
+    assert model_path.exists()
+    with pytest.raises(SystemExit, match="exists"):
+        main(["train", str(ds_path), "--n-train", "20", "--sigma", "1.5", "-o", str(model_path)])
+    capsys.readouterr()
+    assert main(["test", str(model_path), str(ds_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(out) >= {"e_mae", "e_rmse", "f_mae", "f_rmse"}
+    assert out["n"] == len(toy) - 20 - 10  # training and validation frames left out
+    assert 0 < out["f_mae"] < out["f_rmse"]
+    assert main(["info", str(model_path)]) == 0
+    assert "training points: 20" in capsys.readouterr().out
+    assert main(["info", str(ds_path)]) == 0
+    assert "geometries: 40" in capsys.readouterr().out
+
+
+def test_cli_errors_are_messages_not_tracebacks(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "missing.npz")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["test", os.path.join(DATA, "ethanol_sgdml_sym.npz"), os.path.join(DATA, "ethanol_sgdml_ecstr.npz")]) == 2
+    assert "not a dataset" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "x.npz", "--n-train", "0", "--sigma", "1", "-o", "y.npz"])
+
+
+def test_console_script_runs():
+    out = subprocess.run([sys.executable, "-m", "fastgdml.cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and "fastgdml" in out.stdout
