@@ -1,8 +1,14 @@
 #include "fastgdml/linalg.hpp"
 
+#include <omp.h>
+
 #include <climits>
+#include <cstddef>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 // Symbol names of the chosen BLAS: FASTGDML_BLAS_PREFIX is `scipy_` for the scipy-openblas32 wheel.
 #ifndef FASTGDML_BLAS_PREFIX
@@ -22,6 +28,10 @@ void FASTGDML_BLAS(dpotrs_)(const char* uplo, const int* n, const int* nrhs, con
 #ifdef FASTGDML_OPENBLAS
 void FASTGDML_BLAS(openblas_set_num_threads)(int n);
 int FASTGDML_BLAS(openblas_get_num_threads)(void);
+typedef void (*openblas_dojob_callback)(int thread_num, void* jobdata, int dojob_data);
+typedef void (*openblas_threads_callback)(int sync, openblas_dojob_callback dojob, int numjobs,
+                                          std::size_t jobdata_elsize, void* jobdata, int dojob_data);
+void FASTGDML_BLAS(openblas_set_threads_callback_function)(openblas_threads_callback callback);
 #endif
 }
 
@@ -59,6 +69,51 @@ void cholesky_solve(std::int64_t n, const double* factored_A, std::int64_t nrhs,
   int info = 0;
   FASTGDML_BLAS(dpotrs_)("U", &nn, &nr, factored_A, &nn, B, &nn, &info);
   if (info != 0) throw std::runtime_error("dpotrs failed with info = " + std::to_string(info));
+}
+
+#ifdef FASTGDML_OPENBLAS
+namespace {
+
+// OpenBLAS hands its parallel jobs to this function instead of its own pthread pool, so BLAS and the core's
+// OpenMP loops share one pool: two spinning pools on the same cores slowed small batched products ~5x.
+// OpenBLAS's level-3 jobs wait on each other, so all numjobs must run at once: an OpenMP team of exactly
+// numjobs threads, or (inside a nested region, where the team is short) one std::thread per job. Jobs of
+// different calls share OpenBLAS's per-job scratch buffers, hence one call at a time.
+std::mutex blas_call_mutex;
+
+extern "C" void run_blas_jobs_on_openmp(int /*sync*/, openblas_dojob_callback dojob, int numjobs,
+                                        std::size_t elsize, void* jobdata, int dojob_data) {
+  char* jobs = static_cast<char*>(jobdata);
+  if (numjobs == 1) {
+    dojob(0, jobs, dojob_data);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(blas_call_mutex);
+  bool full_team = true;
+#pragma omp parallel num_threads(numjobs)
+  {
+#pragma omp single
+    full_team = omp_get_num_threads() == numjobs;  // implicit barrier: every member sees the answer
+    if (full_team) {
+      const int t = omp_get_thread_num();
+      dojob(t, jobs + t * elsize, dojob_data);
+    }
+  }
+  if (!full_team) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < numjobs; ++t) threads.emplace_back([=] { dojob(t, jobs + t * elsize, dojob_data); });
+    for (auto& th : threads) th.join();
+  }
+}
+
+}  // namespace
+#endif
+
+void share_threads_with_openmp() {
+#ifdef FASTGDML_OPENBLAS
+  FASTGDML_BLAS(openblas_set_threads_callback_function)(&run_blas_jobs_on_openmp);
+  FASTGDML_BLAS(openblas_set_num_threads)(omp_get_max_threads());
+#endif
 }
 
 void set_blas_threads(int n) {

@@ -219,6 +219,19 @@ void cholesky_solve_inplace(py::array_t<double, py::array::c_style>& K, py::arra
                              "duplicate training geometries");
 }
 
+// C = A B^T through the core's own BLAS, so benchmarks measure the DGEMM rate of the library the core uses.
+Array gemm_abt(const Array& A, const Array& B) {
+  require(A.ndim() == 2 && B.ndim() == 2 && A.shape(1) == B.shape(1), "gemm_abt needs A (m, k) and B (n, k)");
+  const std::int64_t m = A.shape(0), n = B.shape(0), k = A.shape(1);
+  Array C({m, n});
+  double* c = C.mutable_data();
+  {
+    py::gil_scoped_release release;
+    linalg::gemm(linalg::Op::kNoTrans, linalg::Op::kTrans, m, n, k, 1.0, A.data(), k, B.data(), k, 0.0, c, n);
+  }
+  return C;
+}
+
 void set_num_threads(int n) {
   require(n >= 1, "number of threads must be >= 1");
   omp_set_num_threads(n);
@@ -229,12 +242,14 @@ void set_num_threads(int n) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fastgdml C++ core (CPU backend: OpenMP + BLAS)";
+  linalg::share_threads_with_openmp();
   m.def("descriptors", &descriptors, py::arg("R"), py::arg("mask") = py::none(), py::arg("lattice") = py::none(),
         "Descriptors X (M, D) and compressed Jacobians g (M, D, 3) of geometries R (M, N, 3).");
   m.def("permutation_maps", &permutation_maps, py::arg("n_atoms"), py::arg("perms"), py::arg("mask") = py::none(),
         "Descriptor index maps delta_p (G, D) of atom permutations (G, N).");
   m.def("cholesky_solve_inplace", &cholesky_solve_inplace, py::arg("K"), py::arg("y"),
         "Solve K x = y for SPD K; y is overwritten by x and K by its Cholesky factor.");
+  m.def("gemm_abt", &gemm_abt, py::arg("A"), py::arg("B"), "A B^T with the core's BLAS (for benchmarks).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"), "Threads for the OpenMP loops and BLAS.");
   m.def("get_num_threads", []() { return omp_get_max_threads(); });
   m.def("blas_threads", &linalg::blas_threads);

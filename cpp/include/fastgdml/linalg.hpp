@@ -19,6 +19,10 @@ void gemm(Op op_a, Op op_b, std::int64_t m, std::int64_t n, std::int64_t k, doub
 int cholesky_factor(std::int64_t n, double* A);
 void cholesky_solve(std::int64_t n, const double* factored_A, std::int64_t nrhs, double* B);
 
+// Run BLAS's parallel jobs on the OpenMP thread pool (one pool for the whole core, no oversubscription).
+// Call once, before the first BLAS call; a no-op for BLAS libraries without that hook.
+void share_threads_with_openmp();
+
 // Threads used by BLAS; the OpenMP loops of the core follow omp_set_num_threads.
 void set_blas_threads(int n);
 int blas_threads();
