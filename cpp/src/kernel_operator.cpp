@@ -19,7 +19,12 @@ KernelOperator::KernelOperator(const DescriptorLayout& layout, const Lattice& la
   g_.resize(n * D_ * 3);
   backend_->descriptors(layout, lattice, n, R, X_.data(), g_.data());
   const std::int64_t cache_need = n * n * G_ * static_cast<std::int64_t>(sizeof(double)) * (options.use_energy ? 3 : 2);
-  if (cache_need <= options.cache_bytes) cache_ = backend_->make_cache(input(nullptr, nullptr), options.use_energy);
+  if (cache_need <= options.cache_bytes) {
+    PrepareOptions prepare;
+    prepare.cache_weights = true;
+    prepare.with_energy = options.use_energy;
+    cache_ = backend_->prepare(input(nullptr, nullptr), prepare);
+  }
 }
 
 std::int64_t KernelOperator::size() const { return n_ * 3 * layout_.n_atoms() + (options_.use_energy ? n_ : 0); }

@@ -21,12 +21,12 @@ Predictor::Predictor(const DescriptorLayout& layout, const Lattice& lattice, Mod
   perm_ = layout.permutation_maps(model_.perms);
   perm_inv_ = invert_permutation_maps(perm_, D_);
   G_ = static_cast<int>(perm_.size() / D_);
+  PrepareOptions prepare;
+  prepare.fixed_coefficients = true;
+  prepared_ = backend_->prepare(input(), prepare);
 }
 
-void Predictor::predict(std::int64_t B, const double* R, double* E, double* F) const {
-  const int N = layout_.n_atoms();
-  std::vector<double> Xq(B * D_), g(B * D_ * 3), Z(B * D_);
-  backend_->descriptors(layout_, lattice_, B, R, Xq.data(), g.data());
+KernelSumInput Predictor::input() const {
   KernelSumInput in;
   in.n = n_;
   in.D = D_;
@@ -37,7 +37,14 @@ void Predictor::predict(std::int64_t B, const double* R, double* E, double* F) c
   in.perm = perm_.data();
   in.perm_inv = perm_inv_.data();
   in.sigma = model_.sigma;
-  backend_->kernel_sums(in, B, Xq.data(), nullptr, Z.data(), E);
+  return in;
+}
+
+void Predictor::predict(std::int64_t B, const double* R, double* E, double* F) const {
+  const int N = layout_.n_atoms();
+  std::vector<double> Xq(B * D_), g(B * D_ * 3), Z(B * D_);
+  backend_->descriptors(layout_, lattice_, B, R, Xq.data(), g.data());
+  backend_->kernel_sums(input(), B, Xq.data(), prepared_.get(), Z.data(), E);
   const double scale = -model_.std;
 #pragma omp parallel for schedule(static) if (B * D_ > 32768)
   for (std::int64_t q = 0; q < B; ++q) {

@@ -25,12 +25,21 @@ struct KernelSumInput {
   double sigma = 1.0;
 };
 
-// Weights that depend on the data only (distances between training points), kept across the kernel-vector
-// products of one solve. Opaque: each backend keeps them where its kernels need them.
-class KernelCache {
+// What to precompute about the training side of repeated kernel sums (Backend::prepare).
+struct PrepareOptions {
+  bool fixed_coefficients = false;  // U and b never change (prediction): keep [X; U] and x_j.u_j
+  bool cache_weights = false;       // queries are the training points (K v): keep the data-only Matérn weights
+  bool with_energy = false;         // with cache_weights: keep the kernel values k too (energy rows)
+};
+
+// Training-side data kept across kernel sums: norms, the stacked [X; U] when U is fixed, and the Matérn
+// weights of all (training row, permutation, training point) triples when they fit the memory budget.
+// Opaque: each backend keeps them where its kernels need them.
+class PreparedTraining {
  public:
-  virtual ~KernelCache() = default;
+  virtual ~PreparedTraining() = default;
   virtual std::int64_t bytes() const = 0;
+  virtual bool has_weights() const = 0;
 };
 
 class Backend {
@@ -45,11 +54,12 @@ class Backend {
   // For B queries with descriptors Xq (B x D), in the covariance convention of K = Cov([F; -E]):
   //   Z[q] = sum_p P_p sum_j [ H(P_p^T x_q, x_j) u_j + grad_x k(P_p^T x_q, x_j) b_j ]        (B x D)
   //   E[q] = sum_{j,p} [ w1 (P_p^T x_q - x_j).u_j + k b_j ]                                    (B)
-  // With cache (from make_cache on the same input), the queries must be the training points.
-  virtual void kernel_sums(const KernelSumInput& in, std::int64_t B, const double* Xq, const KernelCache* cache,
-                           double* Z, double* E) const = 0;
+  // prepared (optional) comes from prepare() on the same training side; with cached weights the queries must be
+  // the training points.
+  virtual void kernel_sums(const KernelSumInput& in, std::int64_t B, const double* Xq,
+                           const PreparedTraining* prepared, double* Z, double* E) const = 0;
 
-  virtual std::unique_ptr<KernelCache> make_cache(const KernelSumInput& in, bool with_energy) const = 0;
+  virtual std::unique_ptr<PreparedTraining> prepare(const KernelSumInput& in, const PrepareOptions& options) const = 0;
 
   // Dense K = Cov([F; -E]) of n training points (FORMATS.md §4.3), size M = n*3N (+ n with energy rows),
   // written row-major into K (M x M), both triangles.

@@ -10,9 +10,9 @@ class CpuBackend final : public Backend {
   std::string name() const override;
   void descriptors(const DescriptorLayout& layout, const Lattice& lattice, std::int64_t M, const double* R,
                    double* X, double* g) const override;
-  void kernel_sums(const KernelSumInput& in, std::int64_t B, const double* Xq, const KernelCache* cache, double* Z,
-                   double* E) const override;
-  std::unique_ptr<KernelCache> make_cache(const KernelSumInput& in, bool with_energy) const override;
+  void kernel_sums(const KernelSumInput& in, std::int64_t B, const double* Xq, const PreparedTraining* prepared,
+                   double* Z, double* E) const override;
+  std::unique_ptr<PreparedTraining> prepare(const KernelSumInput& in, const PrepareOptions& options) const override;
   void assemble_kernel(const DescriptorLayout& layout, const KernelSumInput& in, const double* g, bool with_energy,
                        double* K) const override;
 };

@@ -52,7 +52,7 @@ class KernelOperator {
   std::unique_ptr<Backend> backend_;
   std::vector<double> X_, g_;
   std::vector<int> perm_, perm_inv_;
-  std::unique_ptr<KernelCache> cache_;
+  std::unique_ptr<PreparedTraining> cache_;  // cached Matérn weights, when they fit options.cache_bytes
 };
 
 }  // namespace fastgdml

@@ -34,6 +34,8 @@ class Predictor {
   std::string backend_name() const { return backend_->name(); }
 
  private:
+  KernelSumInput input() const;
+
   DescriptorLayout layout_;
   Lattice lattice_;
   ModelData model_;
@@ -41,6 +43,7 @@ class Predictor {
   int G_;
   std::vector<int> perm_, perm_inv_;
   std::unique_ptr<Backend> backend_;
+  std::unique_ptr<PreparedTraining> prepared_;  // [X; V], |x_j|^2, x_j.v_j: constants of the model
 };
 
 }  // namespace fastgdml

@@ -20,14 +20,39 @@ namespace {
 
 using linalg::Op;
 
-// Per (row r = (i, p), training point j) data-only weights of the training set itself.
-class CpuKernelCache : public KernelCache {
+class CpuPrepared : public PreparedTraining {
  public:
   std::int64_t bytes() const override {
-    return static_cast<std::int64_t>((w1.size() + w2.size() + k.size()) * sizeof(double));
+    return static_cast<std::int64_t>((x2.size() + XU.size() + t.size() + w1.size() + w2.size() + k.size()) *
+                                     sizeof(double));
   }
-  std::vector<double> w1, w2, k;  // (n G) x n each; k only with energy rows
+  bool has_weights() const override { return !w1.empty(); }
+  std::vector<double> x2;         // |x_j|^2 (n)
+  std::vector<double> XU, t;      // [X; U] (2n x D) and x_j.u_j (n), only with fixed coefficients
+  std::vector<double> w1, w2, k;  // (n G) x n Matérn weights of rows r = (i, p); k only with energy rows
 };
+
+// |x_j|^2 and x_j.u_j of the training side; [X; U] stacked (2n x D) so that one product gives S = A X^T and
+// T = A U^T, and one gives sum_j W_x x_j + W_u u_j.
+void stack_training(const KernelSumInput& in, std::vector<double>& XU, std::vector<double>& x2,
+                    std::vector<double>& t) {
+  const std::int64_t n = in.n, D = in.D;
+  XU.resize(2 * n * D);
+  x2.resize(n);
+  t.resize(n);
+  std::copy(in.X, in.X + n * D, XU.begin());
+  std::copy(in.U, in.U + n * D, XU.begin() + n * D);
+#pragma omp parallel for schedule(static) if (n * D > 32768)
+  for (std::int64_t j = 0; j < n; ++j) {
+    double a = 0.0, b = 0.0;
+    for (std::int64_t m = 0; m < D; ++m) {
+      a += in.X[j * D + m] * in.X[j * D + m];
+      b += in.X[j * D + m] * in.U[j * D + m];
+    }
+    x2[j] = a;
+    t[j] = b;
+  }
+}
 
 // Rows of one tile in [r0, r0 + rows): A[r] = P_p^T x_q = x_q[inv_p], r = q G + p.
 void gather_permuted_queries(const KernelSumInput& in, const double* Xq, std::int64_t r0, std::int64_t rows,
@@ -62,18 +87,20 @@ void CpuBackend::descriptors(const DescriptorLayout& layout, const Lattice& latt
                g + m * D * 3);
 }
 
-std::unique_ptr<KernelCache> CpuBackend::make_cache(const KernelSumInput& in, bool with_energy) const {
+std::unique_ptr<PreparedTraining> CpuBackend::prepare(const KernelSumInput& in, const PrepareOptions& options) const {
   const std::int64_t n = in.n, D = in.D, G = in.G;
-  auto cache = std::make_unique<CpuKernelCache>();
-  cache->w1.resize(n * G * n);
-  cache->w2.resize(n * G * n);
-  if (with_energy) cache->k.resize(n * G * n);
-  std::vector<double> x2(n);
+  auto prep = std::make_unique<CpuPrepared>();
+  prep->x2.resize(n);
   for (std::int64_t j = 0; j < n; ++j) {
     double s = 0.0;
     for (std::int64_t m = 0; m < D; ++m) s += in.X[j * D + m] * in.X[j * D + m];
-    x2[j] = s;
+    prep->x2[j] = s;
   }
+  if (options.fixed_coefficients) stack_training(in, prep->XU, prep->x2, prep->t);
+  if (!options.cache_weights) return prep;
+  prep->w1.resize(n * G * n);
+  prep->w2.resize(n * G * n);
+  if (options.with_energy) prep->k.resize(n * G * n);
   const Matern52 kernel(in.sigma);
   const std::int64_t qt = tile_queries(n, n, D, G);
   std::vector<double> A(qt * G * D), S(qt * G * n);
@@ -83,41 +110,34 @@ std::unique_ptr<KernelCache> CpuBackend::make_cache(const KernelSumInput& in, bo
     linalg::gemm(Op::kNoTrans, Op::kTrans, rows, n, D, 1.0, A.data(), D, in.X, D, 0.0, S.data(), n);
 #pragma omp parallel for schedule(static) if (rows * n > 16384)
     for (std::int64_t r = 0; r < rows; ++r) {
-      const double q2 = x2[(r0 + r) / G];  // |P_p^T x_q| = |x_q|
+      const double q2 = prep->x2[(r0 + r) / G];  // |P_p^T x_q| = |x_q|
       for (std::int64_t j = 0; j < n; ++j) {
-        const Matern52Weights w = kernel.weights_from_r2(q2 + x2[j] - 2.0 * S[r * n + j]);
+        const Matern52Weights w = kernel.weights_from_r2(q2 + prep->x2[j] - 2.0 * S[r * n + j]);
         const std::int64_t at = (r0 + r) * n + j;
-        cache->w1[at] = w.w1;
-        cache->w2[at] = w.w2;
-        if (with_energy) cache->k[at] = w.k;
+        prep->w1[at] = w.w1;
+        prep->w2[at] = w.w2;
+        if (options.with_energy) prep->k[at] = w.k;
       }
     }
   }
-  return cache;
+  return prep;
 }
 
-void CpuBackend::kernel_sums(const KernelSumInput& in, std::int64_t B, const double* Xq, const KernelCache* cache,
-                             double* Z, double* E) const {
+void CpuBackend::kernel_sums(const KernelSumInput& in, std::int64_t B, const double* Xq,
+                             const PreparedTraining* prepared, double* Z, double* E) const {
   const std::int64_t n = in.n, D = in.D, G = in.G;
-  const auto* cached = static_cast<const CpuKernelCache*>(cache);
+  const auto* prep = static_cast<const CpuPrepared*>(prepared);
+  const CpuPrepared* cached = prep != nullptr && prep->has_weights() ? prep : nullptr;
   const bool has_b = in.b != nullptr;
   if (cached != nullptr && has_b && cached->k.empty())
-    throw std::invalid_argument("kernel cache was built without energy rows but energy coefficients were given");
+    throw std::invalid_argument("kernel weights were cached without energy rows but energy coefficients were given");
 
-  // [X; U] stacked (2n x D): one product gives S = A X^T and T = A U^T, one gives sum_j W_x x_j + W_u u_j.
-  std::vector<double> XU(2 * n * D), x2(n), t(n), q2(B);
-  std::copy(in.X, in.X + n * D, XU.begin());
-  std::copy(in.U, in.U + n * D, XU.begin() + n * D);
-#pragma omp parallel for schedule(static) if (n * D > 32768)
-  for (std::int64_t j = 0; j < n; ++j) {
-    double a = 0.0, b = 0.0;
-    for (std::int64_t m = 0; m < D; ++m) {
-      a += in.X[j * D + m] * in.X[j * D + m];
-      b += in.X[j * D + m] * in.U[j * D + m];
-    }
-    x2[j] = a;
-    t[j] = b;
-  }
+  std::vector<double> XU_local, x2_local, t_local, q2(B);
+  if (prep == nullptr || prep->XU.empty()) stack_training(in, XU_local, x2_local, t_local);
+  const bool fixed = prep != nullptr && !prep->XU.empty();
+  const std::vector<double>& XU = fixed ? prep->XU : XU_local;
+  const std::vector<double>& x2 = fixed ? prep->x2 : x2_local;
+  const std::vector<double>& t = fixed ? prep->t : t_local;
   for (std::int64_t q = 0; q < B; ++q) {
     double a = 0.0;
     for (std::int64_t m = 0; m < D; ++m) a += Xq[q * D + m] * Xq[q * D + m];
