@@ -100,3 +100,20 @@ def test_predict_is_thread_safe():
         t.join()
     for res in results:
         np.testing.assert_allclose(np.array(res), F_ref, rtol=1e-12, atol=1e-12)
+
+
+def test_periodic_model_uses_minimum_image_and_stays_conservative():
+    """With a lattice, predictions depend on minimum-image distances only, and F = -grad E still holds."""
+    model = toy_model(False)
+    arrays = dict(model.arrays)
+    L = np.diag([4.0, 4.5, 5.0])
+    arrays["lattice"] = L
+    periodic = fastgdml.Model(arrays)
+    R = make_toy(M=1, seed=13)[0][0]
+    E, F = periodic.predict(R)
+    np.testing.assert_allclose(E, model.predict(R)[0], rtol=1e-12)  # all pairs already within half a cell
+    shifted = R.copy()
+    shifted[2] += L[:, 0] - L[:, 2]  # move one atom by lattice vectors: same periodic structure
+    E2, F2 = periodic.predict(shifted)
+    np.testing.assert_allclose(E2, E, rtol=1e-12)
+    np.testing.assert_allclose(F2, F, rtol=1e-10, atol=1e-12 * np.abs(F).max())

@@ -43,6 +43,7 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="seed of the train/validation sampling (default: 0)")
     t.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
     s = sub.add_parser("test", help="errors of a model on a dataset",
                        description="Predict the geometries of a dataset and report energy and force errors. "
@@ -79,7 +80,8 @@ def _cmd_train(args) -> int:
         perms = src["perms"]
     t0 = time.perf_counter()
     model = train(dataset, args.n_train, args.sigma, lam=args.lam, use_E=args.use_E,
-                  use_E_cstr=args.use_E_cstr, perms=perms, seed=args.seed, n_valid=args.n_valid)
+                  use_E_cstr=args.use_E_cstr, perms=perms, seed=args.seed, n_valid=args.n_valid,
+                  verbose=not args.quiet)
     model.save(args.output)
     f_err = model.arrays["f_err"].item()
     print(f"trained {model!r} in {time.perf_counter() - t0:.1f} s -> {args.output}")

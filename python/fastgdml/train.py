@@ -11,6 +11,8 @@ The dense K needs (n 3N [+ n])^2 doubles; larger problems are the job of the ite
 from __future__ import annotations
 
 import os
+import sys
+import time
 import warnings
 from typing import Optional
 
@@ -38,7 +40,8 @@ def _available_memory_bytes() -> int:
 
 def train(dataset: Dataset, n_train: int, sigma: float, lam: float = 1e-10, use_E: bool = True,
           use_E_cstr: bool = False, perms=None, seed: int = 0, n_valid: Optional[int] = None,
-          idxs_train=None, mask=None, max_memory: Optional[int] = None, validate: bool = True) -> Model:
+          idxs_train=None, mask=None, max_memory: Optional[int] = None, validate: bool = True,
+          verbose: bool = False) -> Model:
     """Train a model on ``dataset`` with the closed-form (Cholesky) solver.
 
     Parameters
@@ -69,6 +72,8 @@ def train(dataset: Dataset, n_train: int, sigma: float, lam: float = 1e-10, use_
         Bytes the dense kernel matrix may use (default: the available memory minus 10%).
     validate : bool
         Compute validation errors and store them in the model (``f_err``, ``e_err``).
+    verbose : bool
+        Report each stage (assembly, factorisation, validation) with its size and time on stderr.
 
     Returns
     -------
@@ -127,10 +132,14 @@ def train(dataset: Dataset, n_train: int, sigma: float, lam: float = 1e-10, use_
         raise ValueError("all training labels are zero: nothing to learn")
     y /= std
 
+    log = _StageLog(verbose)
+    log.start(f"assembling the {n_rows} x {n_rows} kernel matrix ({need / 2**30:.2f} GiB; n={n}, N={N}, "
+              f"{len(perms)} permutation(s))")
     op = _core.KernelOperator(R, perms, float(sigma), use_energy=use_E_cstr, mask=mask, lattice=dataset.lattice,
                               cache_bytes=0)
     K = op.assemble()
     K[np.diag_indices_from(K)] += lam
+    log.start(f"Cholesky factorisation and solve ({n_rows ** 3 / 3e9:.1f} GFLOP)")
     _core.cholesky_solve_inplace(K, y)
     del K
     alphas = -y
@@ -184,11 +193,31 @@ def train(dataset: Dataset, n_train: int, sigma: float, lam: float = 1e-10, use_
     arrays["c"] = np.float64(c)
     model = Model(arrays)
     if validate and n_valid > 0:
+        log.start(f"validation on {n_valid} geometries")
         err = prediction_errors(model, dataset, idxs_valid)
         model.arrays["f_err"] = np.array({"mae": float(err["f_mae"]), "rmse": float(err["f_rmse"])}, dtype=object)
         if use_E:
             model.arrays["e_err"] = np.array({"mae": float(err["e_mae"]), "rmse": float(err["e_rmse"])}, dtype=object)
+    log.done()
     return model
+
+
+class _StageLog:
+    """One line per training stage on stderr, with the time the previous stage took."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self._t = enabled, None
+
+    def start(self, what: str) -> None:
+        self.done()
+        if self.enabled:
+            print(f"fastgdml: {what} ...", end="", file=sys.stderr, flush=True)
+        self._t = time.perf_counter()
+
+    def done(self) -> None:
+        if self.enabled and self._t is not None:
+            print(f" {time.perf_counter() - self._t:.1f} s", file=sys.stderr, flush=True)
+        self._t = None
 
 
 def _integration_constant(model: Model, R: np.ndarray, E_train: np.ndarray) -> float:
