@@ -1,13 +1,13 @@
 // CPU backend: OpenMP loops for the O(n^2 G) elementwise work and the O(n D) gathers, BLAS for the
-// O(n^2 G D) products. BLAS runs multi-threaded from the calling thread between the OpenMP loops, never
-// inside them, so the two thread pools do not compete for cores.
+// O(n^2 G D) products. BLAS is called between the OpenMP loops, never inside them, and runs its jobs on the
+// same OpenMP team (linalg::share_threads_with_openmp), so one thread pool serves both.
 #include "fastgdml/cpu_backend.hpp"
 
 #include <omp.h>
 
 #include <algorithm>
-#include <stdexcept>
 #include <cmath>
+#include <stdexcept>
 #include <vector>
 
 #include "fastgdml/linalg.hpp"
@@ -90,13 +90,16 @@ void CpuBackend::descriptors(const DescriptorLayout& layout, const Lattice& latt
 std::unique_ptr<PreparedTraining> CpuBackend::prepare(const KernelSumInput& in, const PrepareOptions& options) const {
   const std::int64_t n = in.n, D = in.D, G = in.G;
   auto prep = std::make_unique<CpuPrepared>();
-  prep->x2.resize(n);
-  for (std::int64_t j = 0; j < n; ++j) {
-    double s = 0.0;
-    for (std::int64_t m = 0; m < D; ++m) s += in.X[j * D + m] * in.X[j * D + m];
-    prep->x2[j] = s;
+  if (options.fixed_coefficients) {
+    stack_training(in, prep->XU, prep->x2, prep->t);
+  } else {
+    prep->x2.resize(n);
+    for (std::int64_t j = 0; j < n; ++j) {
+      double s = 0.0;
+      for (std::int64_t m = 0; m < D; ++m) s += in.X[j * D + m] * in.X[j * D + m];
+      prep->x2[j] = s;
+    }
   }
-  if (options.fixed_coefficients) stack_training(in, prep->XU, prep->x2, prep->t);
   if (!options.cache_weights) return prep;
   prep->w1.resize(n * G * n);
   prep->w2.resize(n * G * n);
