@@ -74,6 +74,17 @@ std::int64_t tile_queries(std::int64_t B, std::int64_t n, std::int64_t D, std::i
   return std::max<std::int64_t>(1, std::min<std::int64_t>(B, (std::int64_t(8) << 20) / per_query));
 }
 
+// K[c][r] = K[r][c] for r > c, in square tiles so that reads and writes both stay in cache.
+void mirror_lower_triangle(std::int64_t M, double* K) {
+  constexpr std::int64_t kTile = 64;
+  const std::int64_t tiles = (M + kTile - 1) / kTile;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::int64_t tr = 0; tr < tiles; ++tr)
+    for (std::int64_t tc = 0; tc <= tr; ++tc)
+      for (std::int64_t r = tr * kTile; r < std::min(M, (tr + 1) * kTile); ++r)
+        for (std::int64_t c = tc * kTile; c < std::min(r, (tc + 1) * kTile); ++c) K[c * M + r] = K[r * M + c];
+}
+
 }  // namespace
 
 std::string CpuBackend::name() const { return "cpu"; }
@@ -268,26 +279,18 @@ void CpuBackend::assemble_kernel(const DescriptorLayout& layout, const KernelSum
             ee += w.k;
           }
         }
+        // Lower triangle only (row-major, rows >= columns); mirrored below in cache-friendly tiles.
         for (std::int64_t r = 0; r < dim; ++r)
-          for (std::int64_t c = 0; c < dim; ++c) {
-            K[(i * dim + r) * M + j * dim + c] = block[r * dim + c];
-            K[(j * dim + c) * M + i * dim + r] = block[r * dim + c];
-          }
+          std::copy(block.begin() + r * dim, block.begin() + (r + 1) * dim, K + (i * dim + r) * M + j * dim);
         if (with_energy) {
-          for (std::int64_t r = 0; r < dim; ++r) {
-            K[(nF + i) * M + j * dim + r] = ef[r];
-            K[(j * dim + r) * M + nF + i] = ef[r];
-            if (i != j) {
-              K[(i * dim + r) * M + nF + j] = fe[r];
-              K[(nF + j) * M + i * dim + r] = fe[r];
-            }
-          }
+          std::copy(ef.begin(), ef.end(), K + (nF + i) * M + j * dim);  // Cov(-E_i, F_j)
+          if (i != j) std::copy(fe.begin(), fe.end(), K + (nF + j) * M + i * dim);  // Cov(-E_j, F_i) = Cov(F_i, -E_j)^T
           K[(nF + i) * M + nF + j] = ee;
-          K[(nF + j) * M + nF + i] = ee;
         }
       }
     }
   }
+  mirror_lower_triangle(M, K);
 }
 
 }  // namespace fastgdml::cpu
