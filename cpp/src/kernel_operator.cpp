@@ -65,6 +65,13 @@ void KernelOperator::matvec(const double* v, double* out) const {
     for (std::int64_t i = 0; i < n_; ++i) out[nF + i] = E[i];
 }
 
+void KernelOperator::columns(const std::vector<std::int64_t>& cols, double* out) const {
+  KernelColumnsRequest request;
+  request.cols = cols.data();
+  request.count = static_cast<std::int64_t>(cols.size());
+  backend_->kernel_columns(layout_, input(nullptr, nullptr), g_.data(), options_.use_energy, request, out);
+}
+
 void KernelOperator::assemble(double* K) const {
   backend_->assemble_kernel(layout_, input(nullptr, nullptr), g_.data(), options_.use_energy, K);
 }

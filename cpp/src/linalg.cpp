@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstddef>
 #include <mutex>
@@ -22,6 +23,14 @@ extern "C" {
 // CBLAS enums are C enums (int): RowMajor = 101, NoTrans = 111, Trans = 112.
 void FASTGDML_BLAS(cblas_dgemm)(int order, int trans_a, int trans_b, int m, int n, int k, double alpha,
                                 const double* A, int lda, const double* B, int ldb, double beta, double* C, int ldc);
+void FASTGDML_BLAS(cblas_dgemv)(int order, int trans, int m, int n, double alpha, const double* A, int lda,
+                                const double* x, int incx, double beta, double* y, int incy);
+void FASTGDML_BLAS(cblas_dtrsm)(int order, int side, int uplo, int trans, int diag, int m, int n, double alpha,
+                                const double* A, int lda, double* B, int ldb);
+void FASTGDML_BLAS(cblas_dtrsv)(int order, int uplo, int trans, int diag, int n, const double* A, int lda, double* x,
+                                int incx);
+void FASTGDML_BLAS(dtpqrt_)(const int* m, const int* n, const int* l, const int* nb, double* A, const int* lda,
+                            double* B, const int* ldb, double* T, const int* ldt, double* work, int* info);
 void FASTGDML_BLAS(dpotrf_)(const char* uplo, const int* n, double* a, const int* lda, int* info);
 void FASTGDML_BLAS(dpotrs_)(const char* uplo, const int* n, const int* nrhs, const double* a, const int* lda,
                             double* b, const int* ldb, int* info);
@@ -54,6 +63,38 @@ void gemm(Op op_a, Op op_b, std::int64_t m, std::int64_t n, std::int64_t k, doub
   FASTGDML_BLAS(cblas_dgemm)(101, op_a == Op::kTrans ? 112 : 111, op_b == Op::kTrans ? 112 : 111, to_int(m, "m"),
                              to_int(n, "n"), to_int(k, "k"), alpha, A, to_int(lda, "lda"), B, to_int(ldb, "ldb"),
                              beta, C, to_int(ldc, "ldc"));
+}
+
+// CBLAS enum values: ColMajor 102, Left 141, Right 142, Upper 121, Lower 122, NonUnit 131.
+void gemv(Op op_a, std::int64_t m, std::int64_t n, double alpha, const double* A, std::int64_t lda, const double* x,
+          double beta, double* y) {
+  FASTGDML_BLAS(cblas_dgemv)(101, op_a == Op::kTrans ? 112 : 111, to_int(m, "m"), to_int(n, "n"), alpha, A,
+                             to_int(lda, "lda"), x, 1, beta, y, 1);
+}
+
+void trsm_right(bool lower, Op op_t, std::int64_t m, std::int64_t n, const double* T, double* B, std::int64_t ldb) {
+  // B row-major (m x n) is B^T column-major (n x m): B inv(op(T)) == (inv(op(T)^T) B^T)^T, solved from the left.
+  FASTGDML_BLAS(cblas_dtrsm)(102, 141, lower ? 122 : 121, op_t == Op::kTrans ? 111 : 112, 131, to_int(n, "n"),
+                             to_int(m, "m"), 1.0, T, to_int(n, "n"), B, to_int(ldb, "ldb"));
+}
+
+void trsv_upper(Op op_r, std::int64_t n, const double* R, double* x) {
+  FASTGDML_BLAS(cblas_dtrsv)(102, 121, op_r == Op::kTrans ? 112 : 111, 131, to_int(n, "n"), R, to_int(n, "n"), x, 1);
+}
+
+void qr_append_rows(std::int64_t n, double* R, std::int64_t m, double* B) {
+  const int mm = to_int(m, "m"), nn = to_int(n, "n"), l = 0, nb = std::min(nn, 64);
+  std::vector<double> T(static_cast<std::size_t>(nb) * nn), work(static_cast<std::size_t>(nb) * nn);
+  int info = 0;
+  FASTGDML_BLAS(dtpqrt_)(&mm, &nn, &l, &nb, R, &nn, B, &mm, T.data(), &nb, work.data(), &info);
+  if (info != 0) throw std::runtime_error("dtpqrt failed with info = " + std::to_string(info));
+}
+
+int cholesky_lower_colmajor(std::int64_t n, double* A) {
+  const int nn = to_int(n, "n");
+  int info = 0;
+  FASTGDML_BLAS(dpotrf_)("L", &nn, A, &nn, &info);
+  return info;
 }
 
 int cholesky_factor(std::int64_t n, double* A) {

@@ -13,6 +13,8 @@
 #include "fastgdml/layout.hpp"
 #include "fastgdml/linalg.hpp"
 #include "fastgdml/predictor.hpp"
+#include "fastgdml/solver/iterative.hpp"
+#include "fastgdml/solver/nystrom.hpp"
 
 namespace py = pybind11;
 using namespace fastgdml;
@@ -113,6 +115,19 @@ class PyKernelOperator {
     return out;
   }
 
+  Array columns(const IntArray& cols) const {
+    const std::vector<std::int64_t> c(cols.data(), cols.data() + cols.size());
+    Array out({op_->size(), static_cast<std::int64_t>(c.size())});
+    double* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      op_->columns(c, o);
+    }
+    return out;
+  }
+
+  const KernelOperator& op() const { return *op_; }
+
   Array X() const {
     const std::int64_t n = op_->n(), D = op_->descriptor_size();
     Array out({n, D});
@@ -128,6 +143,91 @@ class PyKernelOperator {
   std::int64_t n_atoms_;
   std::unique_ptr<KernelOperator> op_;
 };
+
+solver::ColumnsFn columns_of(const KernelOperator& op) {
+  return [&op](const std::vector<std::int64_t>& cols, double* out) { op.columns(cols, out); };
+}
+
+// Calls a Python log function (or nothing) from C++ code that runs without the GIL.
+solver::LogFn python_log(const py::object& log) {
+  if (log.is_none()) return nullptr;
+  return [log](const std::string& message) {
+    py::gil_scoped_acquire acquire;
+    log(message);
+  };
+}
+
+class PyNystrom {
+ public:
+  PyNystrom(const PyKernelOperator& op, double lam, const IntArray& cols, const py::object& log) : M_(op.size()) {
+    std::vector<std::int64_t> c(cols.data(), cols.data() + cols.size());
+    const solver::LogFn log_fn = python_log(log);
+    py::gil_scoped_release release;
+    p_ = std::make_unique<solver::NystromPreconditioner>(M_, lam, std::move(c), columns_of(op.op()), log_fn);
+  }
+  Array apply(const Array& v) const {
+    require(v.ndim() == 1 && v.shape(0) == M_, "v must have shape (" + std::to_string(M_) + ",)");
+    Array out(M_);
+    double* o = out.mutable_data();
+    py::gil_scoped_release release;
+    p_->apply(v.data(), o);
+    return out;
+  }
+  Array leverage_scores() const {
+    std::vector<double> s;
+    {
+      py::gil_scoped_release release;
+      s = p_->leverage_scores();
+    }
+    Array out(static_cast<py::ssize_t>(s.size()));
+    std::copy(s.begin(), s.end(), out.mutable_data());
+    return out;
+  }
+  double jitter() const { return p_->jitter(); }
+
+ private:
+  std::int64_t M_;
+  std::unique_ptr<solver::NystromPreconditioner> p_;
+};
+
+// Solves (K + lam I) x = y by preconditioned CG; x0 is the start iterate. monitor(iteration, residual, x) may
+// return False to stop; exceptions it raises (KeyboardInterrupt) propagate.
+py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Array& x0,
+                          const solver::IterativeOptions& options, const py::object& monitor, const py::object& log) {
+  const std::int64_t M = op.size();
+  require(y.ndim() == 1 && y.shape(0) == M && x0.ndim() == 1 && x0.shape(0) == M,
+          "y and x0 must have shape (" + std::to_string(M) + ",)");
+  Array x(M);
+  std::copy(x0.data(), x0.data() + M, x.mutable_data());
+  double* xp = x.mutable_data();
+  solver::Monitor monitor_fn = nullptr;
+  if (!monitor.is_none())
+    monitor_fn = [monitor, M](std::int64_t it, double rel, const double* xi) {
+      py::gil_scoped_acquire acquire;
+      Array copy(M);
+      std::copy(xi, xi + M, copy.mutable_data());
+      py::object keep = monitor(it, rel, copy);
+      return keep.is_none() || keep.cast<bool>();
+    };
+  const solver::LogFn log_fn = python_log(log);
+  solver::IterativeResult result;
+  {
+    py::gil_scoped_release release;
+    result = solver::solve_iterative(
+        M, [&op](const double* v, double* out) { op.op().matvec(v, out); }, columns_of(op.op()), y.data(), xp,
+        options, monitor_fn, log_fn);
+  }
+  py::dict info;
+  info["converged"] = result.converged;
+  info["status"] = result.status;
+  info["iterations"] = result.iterations;
+  info["relative_residual"] = result.relative_residual;
+  info["restarts"] = result.restarts;
+  IntArray cols(static_cast<py::ssize_t>(result.columns.size()));
+  std::copy(result.columns.begin(), result.columns.end(), cols.mutable_data());
+  info["columns"] = cols;
+  return py::make_tuple(x, info);
+}
 
 class PyPredictor {
  public:
@@ -264,10 +364,38 @@ PYBIND11_MODULE(_core, m) {
       .def("matvec", &PyKernelOperator::matvec, py::arg("v"))
       .def("assemble", &PyKernelOperator::assemble)
       .def("jacobian_rows", &PyKernelOperator::jacobian_rows, py::arg("a"))
+      .def("columns", &PyKernelOperator::columns, py::arg("cols"), "K[:, cols] without forming K.")
       .def_property_readonly("X", &PyKernelOperator::X)
       .def_property_readonly("size", &PyKernelOperator::size)
       .def_property_readonly("backend", &PyKernelOperator::backend)
       .def_property_readonly("cache_bytes", &PyKernelOperator::cache_bytes);
+
+  py::class_<PyNystrom>(m, "NystromPreconditioner")
+      .def(py::init<const PyKernelOperator&, double, const IntArray&, const py::object&>(), py::arg("op"),
+           py::arg("lam"), py::arg("cols"), py::arg("log") = py::none())
+      .def("apply", &PyNystrom::apply, py::arg("v"), "(K~ + lam I)^-1 v")
+      .def("leverage_scores", &PyNystrom::leverage_scores)
+      .def_property_readonly("jitter", &PyNystrom::jitter);
+
+  py::class_<solver::IterativeOptions>(m, "IterativeOptions")
+      .def(py::init<>())
+      .def_readwrite("lam", &solver::IterativeOptions::lambda)
+      .def_readwrite("tol", &solver::IterativeOptions::tol)
+      .def_readwrite("inducing", &solver::IterativeOptions::inducing)
+      .def_readwrite("max_inducing", &solver::IterativeOptions::max_inducing)
+      .def_readwrite("score_columns", &solver::IterativeOptions::score_columns)
+      .def_readwrite("growth", &solver::IterativeOptions::growth)
+      .def_readwrite("max_restarts", &solver::IterativeOptions::max_restarts)
+      .def_readwrite("max_iterations", &solver::IterativeOptions::max_iterations)
+      .def_readwrite("refresh_every", &solver::IterativeOptions::refresh_every)
+      .def_readwrite("stall_window", &solver::IterativeOptions::stall_window)
+      .def_readwrite("seed", &solver::IterativeOptions::seed)
+      .def_readwrite("columns", &solver::IterativeOptions::columns)
+      .def_readwrite("iteration_offset", &solver::IterativeOptions::iteration_offset);
+
+  m.def("solve_iterative", &solve_iterative, py::arg("op"), py::arg("y"), py::arg("x0"), py::arg("options"),
+        py::arg("monitor") = py::none(), py::arg("log") = py::none(),
+        "Preconditioned CG on (K + lam I) x = y -> (x, info dict).");
 
   py::class_<PyPredictor>(m, "Predictor")
       .def(py::init<int, const Array&, const Array&, const IntArray&, double, double, double,

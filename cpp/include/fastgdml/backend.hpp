@@ -42,6 +42,12 @@ class PreparedTraining {
   virtual bool has_weights() const = 0;
 };
 
+// Columns of K (inducing columns of the Nyström preconditioner).
+struct KernelColumnsRequest {
+  const std::int64_t* cols = nullptr;  // column indices into K, strictly increasing
+  std::int64_t count = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -65,6 +71,11 @@ class Backend {
   // written row-major into K (M x M), both triangles.
   virtual void assemble_kernel(const DescriptorLayout& layout, const KernelSumInput& in, const double* g,
                                bool with_energy, double* K) const = 0;
+
+  // K[:, cols] (M x count, row-major) without forming K: per (row point, column point, permutation) O(D)
+  // distance work plus O(N + 3N) per requested column, using the two-atoms-per-row sparsity of J.
+  virtual void kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, const double* g,
+                              bool with_energy, const KernelColumnsRequest& request, double* out) const = 0;
 };
 
 // "cpu" (always available) or "cuda" (when built with CUDA and a device is present). Throws

@@ -39,6 +39,7 @@ class KernelOperator {
 
   void matvec(const double* v, double* out) const;           // out = K v
   void assemble(double* K) const;                            // dense K, size() x size()
+  void columns(const std::vector<std::int64_t>& cols, double* out) const;  // K[:, cols], size() x cols.size()
   // Rows J_j a_j (n x D) for per-point Cartesian vectors a (n x 3N).
   void jacobian_rows(const double* a, double* out) const;
 

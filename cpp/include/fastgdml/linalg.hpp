@@ -17,7 +17,21 @@ void gemm(Op op_a, Op op_b, std::int64_t m, std::int64_t n, std::int64_t k, doub
 // solve A x = b for nrhs right-hand sides stored as rows of B (nrhs x n). Return LAPACK's info
 // (> 0: leading minor of that order is not positive definite).
 int cholesky_factor(std::int64_t n, double* A);
+// Cholesky factor L (lower, column-major) of a column-major symmetric matrix, in place; LAPACK info.
+int cholesky_lower_colmajor(std::int64_t n, double* A);
 void cholesky_solve(std::int64_t n, const double* factored_A, std::int64_t nrhs, double* B);
+
+// y = alpha op(A) x + beta y, A row-major (m x n).
+void gemv(Op op_a, std::int64_t m, std::int64_t n, double alpha, const double* A, std::int64_t lda, const double* x,
+          double beta, double* y);
+
+// Triangular matrices are stored column-major (LAPACK's own layout) below.
+// B (m x n, row-major) <- B * inv(op(T)) for T triangular (n x n, lower or upper).
+void trsm_right(bool lower, Op op_t, std::int64_t m, std::int64_t n, const double* T, double* B, std::int64_t ldb);
+// x <- inv(op(R)) x for R upper triangular (n x n).
+void trsv_upper(Op op_r, std::int64_t n, const double* R, double* x);
+// R (n x n upper) <- the R factor of [R; B] for B (m x n, column-major): one step of a streaming thin QR.
+void qr_append_rows(std::int64_t n, double* R, std::int64_t m, double* B);
 
 // Run BLAS's parallel jobs on the OpenMP thread pool (one pool for the whole core, no oversubscription).
 // Call once, before the first BLAS call; a no-op for BLAS libraries without that hook.

@@ -1,0 +1,50 @@
+// Iterative training: preconditioned CG on (K + lambda I) x = y with restarts (DESIGN.md §3).
+//
+//   scores  <- ridge leverage scores of a cheap Nyström factor on uniformly sampled columns
+//   C       <- k columns sampled by the scores;  P <- Nyström(C)
+//   repeat: CG from the current iterate until converged, stalled or out of iterations;
+//           on a stall: k <- min(ceil(growth k), max_inducing), resample C from the same scores, rebuild P,
+//           restart CG from the current iterate (at most max_restarts times)
+// Non-convergence is returned in the result, never hidden.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fastgdml/solver/cg.hpp"
+#include "fastgdml/solver/nystrom.hpp"
+
+namespace fastgdml::solver {
+
+struct IterativeOptions {
+  double lambda = 1e-10;                 // ridge regulariser
+  double tol = 1e-4;                     // stop at |r| <= tol |y|
+  std::int64_t inducing = 0;             // k inducing columns (0: none, plain CG)
+  std::int64_t max_inducing = 0;         // memory cap on k after growth (0: k)
+  std::int64_t score_columns = 0;        // uniform columns of the leverage-score factor (0: min(k, 500))
+  double growth = 1.2;                   // k growth factor on a stall
+  int max_restarts = 6;                  // preconditioner rebuilds after stalls
+  std::int64_t max_iterations = 0;       // over all restarts (0: 20 M^(1/2) + 1000)
+  std::int64_t refresh_every = 50;       // true-residual recomputation interval
+  std::int64_t stall_window = 100;       // see CgOptions
+  std::uint64_t seed = 0;                // column sampling
+  std::vector<std::int64_t> columns;     // start from these inducing columns (resume) instead of sampling
+  std::int64_t iteration_offset = 0;     // iterations already done (resume)
+};
+
+struct IterativeResult {
+  bool converged = false;
+  std::string status;                    // converged / stalled / maximum ... / interrupted
+  std::int64_t iterations = 0;           // cumulative, including iteration_offset
+  double relative_residual = 0.0;        // true |y - (K + lambda I) x| / |y|
+  int restarts = 0;
+  std::vector<std::int64_t> columns;     // inducing columns of the last preconditioner
+};
+
+// x: start iterate on entry (zeros for a fresh solve), solution on exit. K_apply computes K v (without lambda).
+IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const ColumnsFn& columns, const double* y,
+                                double* x, const IterativeOptions& options, const Monitor& monitor,
+                                const LogFn& log);
+
+}  // namespace fastgdml::solver

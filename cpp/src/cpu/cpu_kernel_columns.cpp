@@ -1,0 +1,144 @@
+// K[:, C] for a set C of columns, on the CPU (DESIGN.md §2, "Kernel columns for the preconditioner").
+//
+// Column c of K belongs to training point j (force column j*3N + 3a + comp, or energy column nF + j). For each
+// row point i and permutation p, with d~ = P_p^T x_i - x_j, P_p d~ = x_i - P_p x_j, weights w = w(|d~|^2):
+//   force rows of i, force column (a, comp):  sum_p  w1 (P_p^T J_i)^T J_j e_c  -  w2 (J_i^T P_p d~) (J_j^T d~)_c
+//   energy row of i, force column:            sum_p  w1 (J_j^T d~)_c
+//   force rows of i, energy column:           sum_p -w1 J_i^T P_p d~
+//   energy row of i, energy column:           sum_p  k
+// J_j e_c is non-zero only on the N-1 features that touch atom a, so a column costs O(N + 3N) per (i, j, p)
+// after the O(D) distance work shared by all requested columns of point j.
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fastgdml/cpu_backend.hpp"
+#include "fastgdml/math/descriptor.hpp"
+#include "fastgdml/math/matern52.hpp"
+
+namespace fastgdml::cpu {
+namespace {
+
+struct ColumnGroup {
+  std::int64_t point;                      // training point j
+  std::vector<std::int64_t> force_cols;    // 3a + comp of each requested force column
+  std::vector<std::int64_t> force_slots;   // their positions in the output
+  std::int64_t energy_slot = -1;           // output position of the energy column, -1 if not requested
+};
+
+struct Incidence {  // features touching each atom, with the sign of that atom's block in J
+  std::vector<std::int64_t> start, feature;
+  std::vector<double> sign;
+};
+
+Incidence atom_incidence(const DescriptorLayout& layout) {
+  const int N = layout.n_atoms();
+  const std::int64_t D = layout.size();
+  std::vector<std::vector<std::pair<std::int64_t, double>>> lists(N);
+  for (std::int64_t m = 0; m < D; ++m) {
+    lists[layout.pair_a()[m]].push_back({m, -1.0});
+    lists[layout.pair_b()[m]].push_back({m, +1.0});
+  }
+  Incidence inc;
+  inc.start.push_back(0);
+  for (const auto& l : lists) {
+    for (const auto& [m, s] : l) {
+      inc.feature.push_back(m);
+      inc.sign.push_back(s);
+    }
+    inc.start.push_back(static_cast<std::int64_t>(inc.feature.size()));
+  }
+  return inc;
+}
+
+}  // namespace
+
+void CpuBackend::kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, const double* g,
+                                bool with_energy, const KernelColumnsRequest& request, double* out) const {
+  const std::int64_t n = in.n, D = in.D, G = in.G, N = layout.n_atoms(), dim = 3 * N;
+  const std::int64_t nF = n * dim, M = nF + (with_energy ? n : 0), C = request.count;
+  const int* pa = layout.pair_a();
+  const int* pb = layout.pair_b();
+
+  std::vector<ColumnGroup> groups;
+  std::vector<std::int64_t> group_of_point(n, -1);
+  for (std::int64_t s = 0; s < C; ++s) {
+    const std::int64_t c = request.cols[s];
+    if (c < 0 || c >= M || (s > 0 && c <= request.cols[s - 1]))
+      throw std::invalid_argument("kernel columns must be strictly increasing indices in [0, " + std::to_string(M) +
+                                  "), got " + std::to_string(c));
+    const std::int64_t j = c < nF ? c / dim : c - nF;
+    if (group_of_point[j] < 0) {
+      group_of_point[j] = static_cast<std::int64_t>(groups.size());
+      groups.push_back({j, {}, {}, -1});
+    }
+    ColumnGroup& grp = groups[group_of_point[j]];
+    if (c < nF) {
+      grp.force_cols.push_back(c % dim);
+      grp.force_slots.push_back(s);
+    } else {
+      grp.energy_slot = s;
+    }
+  }
+  const Incidence inc = atom_incidence(layout);
+  const Matern52 kernel(in.sigma);
+
+#pragma omp parallel
+  {
+    std::vector<double> d(D), pd(D), alpha(dim), beta_col, col(dim);
+#pragma omp for schedule(dynamic, 4)
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double* xi = in.X + i * D;
+      const double* gi = g + i * D * 3;
+      double* out_f = out + i * dim * C;                               // force rows of i
+      double* out_e = with_energy ? out + (nF + i) * C : nullptr;      // energy row of i
+      for (std::int64_t r = 0; r < dim; ++r) std::fill(out_f + r * C, out_f + (r + 1) * C, 0.0);
+      if (out_e != nullptr) std::fill(out_e, out_e + C, 0.0);
+      for (const ColumnGroup& grp : groups) {
+        const std::int64_t j = grp.point;
+        const double* xj = in.X + j * D;
+        const double* gj = g + j * D * 3;
+        const std::size_t nc = grp.force_cols.size();
+        for (std::int64_t p = 0; p < G; ++p) {
+          const int* delta = in.perm + p * D;
+          const int* inv = in.perm_inv + p * D;
+          double r2 = 0.0;
+          for (std::int64_t m = 0; m < D; ++m) {
+            d[m] = xi[inv[m]] - xj[m];
+            r2 += d[m] * d[m];
+          }
+          for (std::int64_t k = 0; k < D; ++k) pd[k] = d[delta[k]];
+          const Matern52Weights w = kernel.weights_from_r2(r2);
+          jacobian_t_dot(gi, D, pa, pb, pd.data(), static_cast<int>(N), alpha.data());  // J_i^T P_p d~
+          for (std::size_t t = 0; t < nc; ++t) {
+            const std::int64_t a = grp.force_cols[t] / 3, comp = grp.force_cols[t] % 3;
+            std::fill(col.begin(), col.end(), 0.0);
+            double beta = 0.0;  // (J_j^T d~)_c
+            for (std::int64_t e = inc.start[a]; e < inc.start[a + 1]; ++e) {
+              const std::int64_t m = inc.feature[e];
+              const double jv = inc.sign[e] * gj[3 * m + comp];  // (J_j e_c)_m
+              beta += jv * d[m];
+              // row m of P_p^T J_i is row k = inv[m] of J_i: -g_i[k] on atom pa[k], +g_i[k] on atom pb[k]
+              const std::int64_t k = inv[m];
+              const double coef = w.w1 * jv;
+              for (int q = 0; q < 3; ++q) {
+                col[3 * pa[k] + q] -= coef * gi[3 * k + q];
+                col[3 * pb[k] + q] += coef * gi[3 * k + q];
+              }
+            }
+            const std::int64_t slot = grp.force_slots[t];
+            for (std::int64_t r = 0; r < dim; ++r) out_f[r * C + slot] += col[r] - w.w2 * alpha[r] * beta;
+            if (out_e != nullptr) out_e[slot] += w.w1 * beta;
+          }
+          if (grp.energy_slot >= 0) {
+            for (std::int64_t r = 0; r < dim; ++r) out_f[r * C + grp.energy_slot] -= w.w1 * alpha[r];
+            out_e[grp.energy_slot] += w.k;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace fastgdml::cpu

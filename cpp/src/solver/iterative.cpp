@@ -1,0 +1,73 @@
+#include "fastgdml/solver/iterative.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+namespace fastgdml::solver {
+
+IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const ColumnsFn& columns, const double* y,
+                                double* x, const IterativeOptions& options, const Monitor& monitor,
+                                const LogFn& log) {
+  const double lambda = options.lambda;
+  const LinearMap A = [&](const double* v, double* out) {
+    K_apply(v, out);
+    for (std::int64_t i = 0; i < M; ++i) out[i] += lambda * v[i];
+  };
+  std::int64_t k = std::min(options.inducing, M);
+  const std::int64_t k_max = std::max(k, std::min(options.max_inducing > 0 ? options.max_inducing : k, M));
+
+  std::vector<double> scores;
+  auto sample = [&](std::int64_t count, std::uint64_t seed) {
+    if (scores.empty()) {
+      const std::int64_t k0 = std::min(options.score_columns > 0 ? options.score_columns : std::min<std::int64_t>(k, 500), M);
+      if (log) log("leverage scores from " + std::to_string(k0) + " uniformly sampled columns");
+      scores = NystromPreconditioner(M, lambda, sample_uniform(M, k0, options.seed), columns, log).leverage_scores();
+    }
+    return sample_by_scores(scores, count, seed);
+  };
+
+  std::unique_ptr<NystromPreconditioner> P;
+  auto build = [&](std::vector<std::int64_t> cols) {
+    P.reset();  // free the old factor before building the next
+    if (log) log("building the Nyström preconditioner with " + std::to_string(cols.size()) + " inducing columns");
+    P = std::make_unique<NystromPreconditioner>(M, lambda, std::move(cols), columns, log);
+  };
+  const LinearMap identity = [&](const double* v, double* out) { std::copy(v, v + M, out); };
+  const LinearMap precondition = [&](const double* v, double* out) { P->apply(v, out); };
+
+  if (k > 0) build(options.columns.empty() ? sample(k, options.seed) : options.columns);
+
+  CgOptions cg;
+  cg.tol = options.tol;
+  cg.max_iterations =
+      options.max_iterations > 0 ? options.max_iterations : 20 * static_cast<std::int64_t>(std::sqrt(double(M))) + 1000;
+  cg.refresh_every = options.refresh_every;
+  cg.stall_window = options.stall_window;
+
+  IterativeResult result;
+  std::int64_t done = options.iteration_offset;
+  for (;;) {
+    const CgOutcome out = preconditioned_cg(M, A, P ? precondition : identity, y, x, cg, monitor, done);
+    done += out.iterations;
+    result.status = to_string(out.status);
+    result.relative_residual = out.relative_residual;
+    if (out.status != CgStatus::kStalled || result.restarts >= options.max_restarts || k == 0) break;
+    if (k >= k_max) {
+      if (log) log("CG stalled at relative residual " + std::to_string(out.relative_residual) +
+                   " with the largest preconditioner the memory budget allows (" + std::to_string(k) + " columns)");
+      break;
+    }
+    k = std::min(k_max, static_cast<std::int64_t>(std::ceil(options.growth * k)));
+    ++result.restarts;
+    if (log) log("CG stalled at relative residual " + std::to_string(out.relative_residual) + "; restart " +
+                 std::to_string(result.restarts) + " with " + std::to_string(k) + " inducing columns");
+    build(sample(k, options.seed + result.restarts));
+  }
+  result.converged = result.status == "converged";
+  result.iterations = done;
+  if (P) result.columns = P->columns();
+  return result;
+}
+
+}  // namespace fastgdml::solver
