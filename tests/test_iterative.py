@@ -117,5 +117,4 @@ def test_monitor_sees_iterations_and_can_stop(problem):
     o.lam, o.tol, o.inducing = 1e-8, 1e-12, 10
     x, info = _core.solve_iterative(op, y, np.zeros_like(y), o, monitor)
     assert info["status"] == "interrupted" and [s[0] for s in seen] == [1, 2, 3, 4, 5]
-    best = min(seen, key=lambda s: s[1])  # an unconverged solve returns its best iterate
-    np.testing.assert_array_equal(best[2], x)
+    np.testing.assert_array_equal(seen[-1][2], x)

@@ -46,12 +46,13 @@ CgOutcome preconditioned_cg(std::int64_t M, const LinearMap& A, const LinearMap&
   p = z;
   double rz = dot(M, r.data(), z.data());
   std::deque<double> history{rel};
-  // Past its attainable accuracy (~ eps cond(A)) CG wanders; a solve that stops unconverged returns the best
-  // iterate seen, not the last.
+  // Past its attainable accuracy (~ eps cond(A)) CG wanders; a stalled solve returns the iterate with the
+  // smallest residual. (Elsewhere the last iterate is kept: the residual is not monotone in CG, the A-norm
+  // error is, so early on the smallest residual does not mark the best iterate.)
   std::vector<double> best(x, x + M);
   double best_rel = rel;
   auto finish = [&](CgStatus status, std::int64_t it) {
-    if (status != CgStatus::kConverged && best_rel < rel) {
+    if (status == CgStatus::kStalled && best_rel < rel) {
       std::copy(best.begin(), best.end(), x);
       true_residual(M, A, y, x, r.data());
       rel = std::sqrt(dot(M, r.data(), r.data())) / y_norm;
