@@ -111,6 +111,11 @@ class Model:
         return as_str(self.arrays["e_unit"]) if "e_unit" in self.arrays else None
 
     @property
+    def converged(self) -> bool:
+        """False for a model whose iterative solve stopped before reaching its tolerance."""
+        return bool(np.asarray(self.arrays.get("solver_converged", True)))
+
+    @property
     def backend(self) -> str:
         """The compute backend that serves :meth:`predict`."""
         return self._predictor.backend

@@ -1,12 +1,14 @@
-"""Training a GDML/sGDML model by the closed-form solve (DESIGN.md §3, FORMATS.md §4, §7).
+"""Training a GDML/sGDML model (DESIGN.md §3, FORMATS.md §4, §7).
 
     y = [F ; -(E - mean E)] / std        (energy rows only with use_E_cstr; std over all label entries)
-    (K + lam I) a~ = y                   K = Cov([F; -E]) assembled densely, Cholesky solve
+    (K + lam I) a~ = y                   K = Cov([F; -E]): dense Cholesky solve, or preconditioned CG with
+                                         K v computed on the fly (iterative.py)
     alphas = -a~                         (stored sign convention of sGDML)
     R_d_desc_alpha[j] = J_j alphas_F[j]
     c = mean E (use_E_cstr) or mean(E_train - E_pred(c=0)) (GDML) or 0 (no energies)
 
-The dense K needs (n 3N [+ n])^2 doubles; larger problems are the job of the iterative solver.
+The dense K needs (n 3N [+ n])^2 doubles; ``solver="auto"`` uses it when it fits the memory budget and CG
+otherwise.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import _core
+from . import _core, iterative
 from ._version import __version__
 from .dataset import Dataset
 from .metrics import prediction_errors
@@ -41,7 +43,9 @@ def _available_memory_bytes() -> int:
 def train(dataset: Dataset, n_train: int, sigma: float, lam: float = 1e-10, use_E: bool = True,
           use_E_cstr: bool = False, perms=None, seed: int = 0, n_valid: Optional[int] = None,
           idxs_train=None, mask=None, max_memory: Optional[int] = None, validate: bool = True,
-          verbose: bool = False) -> Model:
+          verbose: bool = False, solver: str = "auto", tol: float = 1e-4, inducing: Optional[int] = None,
+          checkpoint: Optional[str] = None, checkpoint_interval: float = 300.0, resume: Optional[str] = None,
+          max_iterations: int = 0) -> Model:
     """Train a model on ``dataset`` with the closed-form (Cholesky) solver.
 
     Parameters
@@ -69,11 +73,28 @@ def train(dataset: Dataset, n_train: int, sigma: float, lam: float = 1e-10, use_
     mask : array of int, optional
         Descriptor feature mask (kept pair indices; must be a union of permutation orbits).
     max_memory : int, optional
-        Bytes the dense kernel matrix may use (default: the available memory minus 10%).
+        Memory budget in bytes for the solver (dense K, or the CG preconditioner). Default: 90% of the
+        available memory for the dense solve, 50% for the iterative one.
     validate : bool
         Compute validation errors and store them in the model (``f_err``, ``e_err``).
     verbose : bool
-        Report each stage (assembly, factorisation, validation) with its size and time on stderr.
+        Report each stage (assembly, factorisation, validation) with its size and time on stderr, and CG
+        progress (iteration, residual, rate, ETA).
+    solver : {"auto", "cholesky", "cg"}
+        Closed-form Cholesky solve, preconditioned conjugate gradient, or Cholesky when the dense matrix fits
+        ``max_memory`` and CG otherwise.
+    tol : float
+        CG stopping tolerance on |r| / |y| (normalised labels).
+    inducing : int, optional
+        Inducing columns of the CG's Nyström preconditioner (default: as many as the memory budget allows).
+    checkpoint : str, optional
+        CG: write the current iterate to this file (atomically) every ``checkpoint_interval`` seconds and when
+        the solve ends unconverged.
+    resume : str, optional
+        CG: continue from this checkpoint (it must belong to the same task: data, indices, sigma, lambda,
+        permutations, energy constraints, mask, tol).
+    max_iterations : int
+        CG iteration limit (0: automatic).
 
     Returns
     -------
@@ -116,11 +137,19 @@ def train(dataset: Dataset, n_train: int, sigma: float, lam: float = 1e-10, use_
     n = len(idxs_train)
     n_rows = n * 3 * N + (n if use_E_cstr else 0)
     need = 8 * n_rows * n_rows
-    budget = int(0.9 * _available_memory_bytes()) if max_memory is None else int(max_memory)
-    if need > budget:
+    if solver not in ("auto", "cholesky", "cg"):
+        raise ValueError(f"solver must be 'auto', 'cholesky' or 'cg', got {solver!r}")
+    if resume is not None and solver == "cholesky":
+        raise ValueError("resume continues an iterative (CG) solve; use solver='cg' or 'auto'")
+    dense_budget = int(0.9 * _available_memory_bytes()) if max_memory is None else int(max_memory)
+    if solver == "auto":
+        solver = "cholesky" if need <= dense_budget and resume is None else "cg"
+    if solver == "cholesky" and need > dense_budget:
         raise MemoryError(f"the closed-form solver needs {need / 2**30:.1f} GiB for the {n_rows} x {n_rows} kernel "
-                          f"matrix but only {budget / 2**30:.1f} GiB are allowed; use fewer training points "
-                          f"(n_train) or the iterative solver")
+                          f"matrix but only {dense_budget / 2**30:.1f} GiB are allowed; use fewer training points "
+                          f"(n_train) or solver='cg'")
+    if not (np.isfinite(tol) and 0 < tol < 1):
+        raise ValueError(f"tol must be in (0, 1), got {tol}")
 
     R = dataset.R[idxs_train]
     y = dataset.F[idxs_train].ravel().copy()
@@ -133,16 +162,43 @@ def train(dataset: Dataset, n_train: int, sigma: float, lam: float = 1e-10, use_
     y /= std
 
     log = _StageLog(verbose)
-    log.start(f"assembling the {n_rows} x {n_rows} kernel matrix ({need / 2**30:.2f} GiB; n={n}, N={N}, "
-              f"{len(perms)} permutation(s))")
-    op = _core.KernelOperator(R, perms, float(sigma), use_energy=use_E_cstr, mask=mask, lattice=dataset.lattice,
-                              cache_bytes=0)
-    K = op.assemble()
-    K[np.diag_indices_from(K)] += lam
-    log.start(f"Cholesky factorisation and solve ({n_rows ** 3 / 3e9:.1f} GFLOP)")
-    _core.cholesky_solve_inplace(K, y)
-    del K
-    alphas = -y
+    solver_keys = {}
+    if solver == "cholesky":
+        log.start(f"assembling the {n_rows} x {n_rows} kernel matrix ({need / 2**30:.2f} GiB; n={n}, N={N}, "
+                  f"{len(perms)} permutation(s))")
+        op = _core.KernelOperator(R, perms, float(sigma), use_energy=use_E_cstr, mask=mask, lattice=dataset.lattice,
+                                  cache_bytes=0)
+        K = op.assemble()
+        K[np.diag_indices_from(K)] += lam
+        log.start(f"Cholesky factorisation and solve ({n_rows ** 3 / 3e9:.1f} GFLOP)")
+        _core.cholesky_solve_inplace(K, y)
+        del K
+        solution = y
+    else:
+        cg_budget = int(0.5 * _available_memory_bytes()) if max_memory is None else int(max_memory)
+        cache = iterative.matvec_cache_bytes(n, len(perms), use_E_cstr)
+        log.start(f"descriptors and kernel weights for CG ({n_rows} unknowns; n={n}, N={N}, "
+                  f"{len(perms)} permutation(s))")
+        op = _core.KernelOperator(R, perms, float(sigma), use_energy=use_E_cstr, mask=mask, lattice=dataset.lattice,
+                                  cache_bytes=cache if cache <= cg_budget // 4 else 0)
+        log.done()
+        task = iterative.task_fingerprint(dataset.md5, idxs_train, sigma, lam, perms, use_E_cstr, mask, tol)
+        norm_y = float(np.linalg.norm(y))
+        solution, info = iterative.solve_cg(op, y, lam, tol, cg_budget, n, len(perms), use_E_cstr, inducing, seed,
+                                            task, checkpoint, checkpoint_interval, resume, verbose, max_iterations)
+        solver_keys = {"solver_name": np.array("cg"), "solver_tol": np.float64(tol),
+                       "solver_iters": np.int64(info["iterations"]),
+                       "solver_resid": np.float64(info["relative_residual"] * norm_y),
+                       "norm_y_train": np.float64(norm_y), "inducing_pts_idxs": info["columns"],
+                       "solver_converged": np.bool_(info["converged"]), "solver_restarts": np.int64(info["restarts"])}
+        if not info["converged"]:
+            warnings.warn(f"CG did not converge ({info['status']}): relative residual {info['relative_residual']:.3g} "
+                          f"> tol {tol:g} after {info['iterations']} iterations and {info['restarts']} restart(s); the "
+                          f"model is saved with solver_converged=False. Resume from the checkpoint, raise max_memory "
+                          f"(more inducing columns) or sigma", RuntimeWarning, stacklevel=2)
+        elif checkpoint is not None and os.path.exists(checkpoint):
+            os.unlink(checkpoint)
+    alphas = -solution
     alphas_F = alphas[: n * 3 * N]
     alphas_E = alphas[n * 3 * N:] if use_E_cstr else None
     R_d_desc_alpha = op.jacobian_rows(alphas_F)
@@ -176,6 +232,7 @@ def train(dataset: Dataset, n_train: int, sigma: float, lam: float = 1e-10, use_
         arrays["e_err"] = np.array({"mae": np.nan, "rmse": np.nan}, dtype=object)
     if alphas_E is not None:
         arrays["alphas_E"] = alphas_E
+    arrays.update(solver_keys)
     if mask is not None:
         arrays["feature_mask"] = np.asarray(mask, dtype=np.int64)
     if dataset.lattice is not None:

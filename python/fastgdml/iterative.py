@@ -1,0 +1,146 @@
+"""Iterative training: preconditioned CG in the C++ core, driven from here (DESIGN.md §3).
+
+The C++ solver (``_core.solve_iterative``) runs CG with the Nyström preconditioner, restarts on stalls and calls
+back after every iteration; this module sizes the preconditioner from a memory budget, shows progress, writes
+checkpoints of the iterate atomically and resumes from them.
+
+Checkpoint file (``.npz``): the iterate ``x`` (normalised units, sign of the solve, not the model's alphas), the
+cumulative ``iterations``, the inducing ``columns`` and the task it belongs to (``task_*`` keys: dataset md5,
+training indices, sigma, lambda, permutations, energy constraints, feature mask, tolerance). A resume refuses a
+checkpoint of another task.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from typing import Optional
+
+import numpy as np
+
+from . import _core
+from ._npz import NpzError, load_npz, save_npz_atomic
+
+# Bytes per inducing column and matrix row kept by the preconditioner, with slack for work arrays.
+_BYTES_PER_ENTRY = 8 * 1.15
+
+
+def matvec_cache_bytes(n: int, n_perms: int, use_E_cstr: bool) -> int:
+    """Memory of the cached data-only kernel weights of K v (2 or 3 doubles per (i, p, j))."""
+    return 8 * n * n * n_perms * (3 if use_E_cstr else 2)
+
+
+def inducing_columns_for_budget(M: int, budget: int, fixed: int) -> int:
+    """Largest number of inducing columns whose preconditioner fits in ``budget - fixed`` bytes."""
+    return int(max(0, budget - fixed) // (_BYTES_PER_ENTRY * M))
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that belongs to another training task or cannot be read."""
+
+
+def task_fingerprint(dataset_md5: str, idxs_train, sigma, lam, perms, use_E_cstr, mask, tol) -> dict:
+    return {"task_md5": np.array(dataset_md5), "task_idxs_train": np.asarray(idxs_train, dtype=np.int64),
+            "task_sigma": np.float64(sigma), "task_lam": np.float64(lam), "task_perms": np.asarray(perms, np.int64),
+            "task_use_E_cstr": np.bool_(use_E_cstr), "task_tol": np.float64(tol),
+            "task_mask": np.asarray([] if mask is None else mask, dtype=np.int64)}
+
+
+def load_checkpoint(path: str, task: dict) -> dict:
+    """The checkpoint at ``path``, checked against ``task`` (raises CheckpointError naming the mismatch)."""
+    try:
+        ck = load_npz(path)
+    except NpzError as exc:
+        raise CheckpointError(str(exc)) from None
+    for key, want in task.items():
+        if key not in ck:
+            raise CheckpointError(f"{path}: not a fastgdml checkpoint (missing '{key}')")
+        have = ck[key]
+        same = (np.array_equal(np.asarray(have), np.asarray(want)) if np.asarray(want).dtype.kind in "iub"
+                else (str(have) == str(want) if np.asarray(want).dtype.kind == "U" else np.allclose(have, want)))
+        if not same:
+            raise CheckpointError(f"{path}: checkpoint belongs to another training task ('{key[5:]}' differs); "
+                                  f"start without resume or use the matching settings")
+    return ck
+
+
+class _Progress:
+    """Iteration, residual, rate and ETA on one stderr line, refreshed at most every 0.5 s."""
+
+    def __init__(self, tol: float, enabled: bool):
+        self.tol, self.enabled = tol, enabled
+        self.start = self.last_print = time.perf_counter()
+        self.history = []  # (time, iteration, log10 residual)
+
+    def update(self, it: int, rel: float) -> None:
+        now = time.perf_counter()
+        self.history.append((now, it, math.log10(max(rel, 1e-300))))
+        if not self.enabled or now - self.last_print < 0.5:
+            return
+        self.last_print = now
+        t0, i0, l0 = self.history[max(0, len(self.history) - 50)]
+        rate = (it - i0) / (now - t0) if now > t0 else 0.0
+        slope = (l0 - self.history[-1][2]) / max(it - i0, 1)  # decades per iteration
+        eta = ""
+        if slope > 0 and rate > 0:
+            eta = f"  eta {max(0.0, (self.history[-1][2] - math.log10(self.tol)) / slope / rate):6.0f} s"
+        sys.stderr.write(f"\rfastgdml CG: iteration {it:6d}  residual {rel:9.3e} (tol {self.tol:.0e})  "
+                         f"{rate:6.2f} it/s{eta}   ")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def solve_cg(op, y: np.ndarray, lam: float, tol: float, budget: int, n: int, n_perms: int, use_E_cstr: bool,
+             inducing: Optional[int], seed: int, task: dict, checkpoint: Optional[str],
+             checkpoint_interval: float, resume: Optional[str], verbose: bool, max_iterations: int = 0):
+    """Solve (K + lam I) x = y with preconditioned CG. Returns (x, info dict)."""
+    M = op.size
+    fixed = matvec_cache_bytes(n, n_perms, use_E_cstr) + 8 * 8 * M
+    k_budget = min(M, inducing_columns_for_budget(M, budget, fixed))
+    if inducing is None:
+        inducing = k_budget
+    elif inducing > k_budget:
+        raise MemoryError(f"{inducing} inducing columns need {inducing * M * _BYTES_PER_ENTRY / 2**30:.1f} GiB but "
+                          f"the memory budget leaves room for {k_budget}; raise max_memory or lower inducing")
+    start = max(1, int(inducing / 1.2 ** 2)) if inducing > 0 else 0  # room for two growth steps on stalls
+    o = _core.IterativeOptions()
+    o.lam, o.tol, o.inducing, o.max_inducing, o.seed = lam, tol, start, inducing, seed
+    if max_iterations:
+        o.max_iterations = max_iterations
+    x0 = np.zeros(M)
+    if resume is not None:
+        ck = load_checkpoint(resume, task)
+        x0 = np.asarray(ck["x"], dtype=np.float64)
+        o.iteration_offset = int(ck["iterations"])
+        if len(ck["columns"]):
+            o.columns = [int(c) for c in ck["columns"]]
+    log = (lambda msg: print(f"fastgdml: {msg}", file=sys.stderr, flush=True)) if verbose else None
+    if verbose:
+        print(f"fastgdml: CG on {M} unknowns, preconditioner up to {inducing} inducing columns "
+              f"({inducing * M * 8 / 2**30:.2f} GiB of {budget / 2**30:.2f} GiB budget), tol {tol:g}"
+              + (f", resuming at iteration {o.iteration_offset}" if resume else ""), file=sys.stderr, flush=True)
+    progress = _Progress(tol, verbose and sys.stderr.isatty())
+    state = {"last_save": time.perf_counter(), "columns": np.asarray(o.columns, dtype=np.int64)}
+
+    def save(it, x):
+        save_npz_atomic(checkpoint, {"x": x, "iterations": np.int64(it), "columns": state["columns"], **task})
+        state["last_save"] = time.perf_counter()
+
+    def monitor(it, rel, x):
+        progress.update(it, rel)
+        if checkpoint is not None and time.perf_counter() - state["last_save"] >= checkpoint_interval:
+            save(it, x)
+        return True
+
+    try:
+        x, info = _core.solve_iterative(op, y, x0, o, monitor, log)
+    finally:
+        progress.close()
+    state["columns"] = info["columns"]
+    if checkpoint is not None and not info["converged"]:
+        save(info["iterations"], x)
+    return x, info
