@@ -45,3 +45,16 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path, capsys):
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "fastgdml.cli", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and "fastgdml" in out.stdout
+
+
+def test_train_with_cg_and_resume(toy, tmp_path, capsys):
+    ds_path = tmp_path / "toy.npz"
+    toy.save(ds_path)
+    out = tmp_path / "m.npz"
+    args = ["train", str(ds_path), "--n-train", "15", "--sigma", "1.2", "--lam", "1e-4", "--n-valid", "5",
+            "--solver", "cg", "--tol", "1e-8", "--inducing", "40", "-o", str(out), "-q"]
+    assert main(args) == 0
+    assert str(np.load(out)["solver_name"]) == "cg"
+    assert not (tmp_path / "m.ckpt.npz").exists()
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        main(args + ["--resume", "--overwrite"])

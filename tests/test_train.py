@@ -80,7 +80,9 @@ def test_train_argument_errors(toy):
     with pytest.raises(ValueError, match="identity"):
         fastgdml.train(toy, 5, 1.0, perms=TOY_PERMS[1:2])
     with pytest.raises(MemoryError, match="GiB"):
-        fastgdml.train(toy, 20, 1.0, max_memory=1000)
+        fastgdml.train(toy, 20, 1.0, max_memory=1000, solver="cholesky")
+    with pytest.raises(ValueError, match="solver"):
+        fastgdml.train(toy, 5, 1.0, solver="lu")
     with pytest.raises(ValueError, match="use_E_cstr"):
         fastgdml.train(toy, 5, 1.0, use_E=False, use_E_cstr=True)
 

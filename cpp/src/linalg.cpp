@@ -83,7 +83,7 @@ void trsv_upper(Op op_r, std::int64_t n, const double* R, double* x) {
 }
 
 void qr_append_rows(std::int64_t n, double* R, std::int64_t m, double* B) {
-  const int mm = to_int(m, "m"), nn = to_int(n, "n"), l = 0, nb = std::min(nn, 64);
+  const int mm = to_int(m, "m"), nn = to_int(n, "n"), l = 0, nb = std::min(nn, 32);  // fastest nb measured
   std::vector<double> T(static_cast<std::size_t>(nb) * nn), work(static_cast<std::size_t>(nb) * nn);
   int info = 0;
   FASTGDML_BLAS(dtpqrt_)(&mm, &nn, &l, &nb, R, &nn, B, &mm, T.data(), &nb, work.data(), &info);

@@ -44,6 +44,20 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    t.add_argument("--solver", choices=("auto", "cholesky", "cg"), default="auto",
+                   help="closed-form Cholesky, preconditioned CG, or auto: Cholesky when the dense kernel matrix "
+                        "fits --max-memory (default: auto)")
+    t.add_argument("--tol", type=float, default=1e-4, help="CG tolerance on |r|/|y| (default: 1e-4)")
+    t.add_argument("--max-memory", type=float, default=None, metavar="GB",
+                   help="memory budget of the solver in GB (default: 90%% of available memory for Cholesky, "
+                        "50%% for CG)")
+    t.add_argument("--inducing", type=_positive_int, default=None,
+                   help="inducing columns of the CG preconditioner (default: as many as --max-memory allows)")
+    t.add_argument("--checkpoint", default=None, metavar="FILE",
+                   help="CG checkpoint file (default: OUTPUT with .ckpt.npz); removed after convergence")
+    t.add_argument("--checkpoint-interval", type=float, default=300.0, metavar="SECONDS",
+                   help="seconds between CG checkpoints (default: 300)")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted CG run from its checkpoint")
 
     s = sub.add_parser("test", help="errors of a model on a dataset",
                        description="Predict the geometries of a dataset and report energy and force errors. "
@@ -64,6 +78,9 @@ def _cmd_train(args) -> int:
     from .dataset import Dataset
     from .train import train
 
+    checkpoint = args.checkpoint or os.path.splitext(args.output)[0] + ".ckpt.npz"
+    if args.resume and not os.path.exists(checkpoint):
+        raise SystemExit(f"fastgdml: error: --resume but no checkpoint {checkpoint}")
     if os.path.exists(args.output) and not args.overwrite:
         raise SystemExit(f"fastgdml: error: {args.output} exists; pass --overwrite to replace it")
     out_dir = os.path.dirname(os.path.abspath(args.output))
@@ -81,7 +98,10 @@ def _cmd_train(args) -> int:
     t0 = time.perf_counter()
     model = train(dataset, args.n_train, args.sigma, lam=args.lam, use_E=args.use_E,
                   use_E_cstr=args.use_E_cstr, perms=perms, seed=args.seed, n_valid=args.n_valid,
-                  verbose=not args.quiet)
+                  verbose=not args.quiet, solver=args.solver, tol=args.tol,
+                  max_memory=None if args.max_memory is None else int(args.max_memory * 1e9),
+                  inducing=args.inducing, checkpoint=checkpoint, checkpoint_interval=args.checkpoint_interval,
+                  resume=checkpoint if args.resume else None)
     model.save(args.output)
     f_err = model.arrays["f_err"].item()
     print(f"trained {model!r} in {time.perf_counter() - t0:.1f} s -> {args.output}")
@@ -89,6 +109,10 @@ def _cmd_train(args) -> int:
         e_err = model.arrays.get("e_err")
         e_txt = "" if e_err is None else f", energy MAE {e_err.item()['mae']:.4g}"
         print(f"validation ({len(model.idxs_valid)} frames): force MAE {f_err['mae']:.4g}{e_txt}")
+    if not model.converged:
+        print(f"fastgdml: warning: CG did not converge; continue with --resume (checkpoint {checkpoint})",
+              file=sys.stderr)
+        return 3
     return 0
 
 
@@ -174,7 +198,10 @@ def main(argv=None) -> int:
 
     try:
         return {"train": _cmd_train, "test": _cmd_test, "info": _cmd_info}[args.command](args)
-    except (FileNotFoundError, DatasetError, ModelError, NpzError, MemoryError, ValueError) as exc:
+    except KeyboardInterrupt:
+        print("fastgdml: interrupted", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, DatasetError, ModelError, NpzError, MemoryError, ValueError, RuntimeError) as exc:
         print(f"fastgdml: error: {exc}", file=sys.stderr)
         return 2
 

@@ -36,6 +36,16 @@ def inducing_columns_for_budget(M: int, budget: int, fixed: int) -> int:
     return int(max(0, budget - fixed) // (_BYTES_PER_ENTRY * M))
 
 
+def default_inducing(M: int, k_budget: int) -> int:
+    """Inducing columns when the user gives none: 4% of the unknowns (at least 1000), within the budget.
+
+    Measured on aspirin, n_train = 1000 (M = 63000, sigma 60, 6 perms, tol 1e-4): at most 700 / 1400 / 2800 /
+    5400 columns took 940 / 514 / 121 / 46 iterations and 225 / 134 / 66 / 97 s; the streamed QR of the
+    preconditioner (O(M k^2)) dominates beyond ~3000 columns, CG iterations below ~2000.
+    """
+    return min(k_budget, max(1000, int(0.04 * M)))
+
+
 class CheckpointError(ValueError):
     """A checkpoint that belongs to another training task or cannot be read."""
 
@@ -102,7 +112,7 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, budget: int, n: int, n_p
     fixed = matvec_cache_bytes(n, n_perms, use_E_cstr) + 8 * 8 * M
     k_budget = min(M, inducing_columns_for_budget(M, budget, fixed))
     if inducing is None:
-        inducing = k_budget
+        inducing = default_inducing(M, k_budget)
     elif inducing > k_budget:
         raise MemoryError(f"{inducing} inducing columns need {inducing * M * _BYTES_PER_ENTRY / 2**30:.1f} GiB but "
                           f"the memory budget leaves room for {k_budget}; raise max_memory or lower inducing")

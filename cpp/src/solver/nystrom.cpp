@@ -15,7 +15,7 @@ namespace {
 
 using linalg::Op;
 
-constexpr std::int64_t kRowBlock = 2048;  // rows of Kbar per streamed QR / leverage-score block
+constexpr std::int64_t kRowBlock = 4096;  // rows of Kbar per streamed QR block (dtpqrt runs ~1.7x faster than at 2048)
 
 std::string format(double v) {
   char buf[32];

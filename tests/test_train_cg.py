@@ -1,0 +1,75 @@
+"""Training with the iterative solver: agreement with Cholesky, checkpoints and resume, non-convergence."""
+import numpy as np
+import pytest
+
+import fastgdml
+
+from conftest import TOY_PERMS, make_toy
+
+
+@pytest.mark.parametrize("use_E_cstr", [False, True])
+@pytest.mark.parametrize("perms", [TOY_PERMS, None], ids=["sym6", "identity"])
+def test_cg_model_predicts_like_cholesky_model(toy, use_E_cstr, perms):
+    kw = dict(lam=1e-3, use_E_cstr=use_E_cstr, perms=perms, idxs_train=np.arange(12), n_valid=0)
+    ref = fastgdml.train(toy, 12, 1.2, solver="cholesky", **kw)
+    cg = fastgdml.train(toy, 12, 1.2, solver="cg", tol=1e-10, inducing=80, **kw)
+    assert cg.converged and str(cg.arrays["solver_name"]) == "cg"
+    assert cg.arrays["solver_resid"] <= 1e-10 * cg.arrays["norm_y_train"]
+    R = make_toy(M=5, seed=40)[0]
+    E_ref, F_ref = ref.predict(R)
+    E, F = cg.predict(R)
+    assert np.abs(F - F_ref).max() <= 1e-6 * np.abs(F_ref).max()
+    assert np.abs(E - E_ref).max() <= 1e-6 * np.abs(E_ref).max()
+
+
+def test_auto_solver_picks_by_memory(toy):
+    small = fastgdml.train(toy, 10, 1.2, lam=1e-3, n_valid=0)
+    assert str(small.arrays["solver_name"]) == "analytic"
+    big = fastgdml.train(toy, 10, 1.2, lam=1e-3, n_valid=0, max_memory=100_000, tol=1e-8)
+    assert str(big.arrays["solver_name"]) == "cg" and big.converged
+
+
+def test_resume_after_interruption_gives_the_same_model(toy, tmp_path, monkeypatch):
+    kw = dict(lam=1e-4, perms=TOY_PERMS, idxs_train=np.arange(15), n_valid=0, solver="cg", tol=1e-9, inducing=40)
+    full = fastgdml.train(toy, 15, 1.2, **kw)
+    ck = tmp_path / "run.ckpt.npz"
+    # interrupt after 6 iterations, with a checkpoint written every iteration
+    from fastgdml import iterative
+
+    original = iterative._Progress.update
+
+    def interrupt(self, it, rel):
+        original(self, it, rel)
+        if it == 6:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(iterative._Progress, "update", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        fastgdml.train(toy, 15, 1.2, checkpoint=str(ck), checkpoint_interval=0.0, **kw)
+    monkeypatch.setattr(iterative._Progress, "update", original)
+    saved = np.load(ck)
+    assert int(saved["iterations"]) == 5  # the checkpoint of the last completed callback
+    resumed = fastgdml.train(toy, 15, 1.2, checkpoint=str(ck), resume=str(ck), **kw)
+    assert resumed.converged and not ck.exists()  # removed once converged
+    assert int(resumed.arrays["solver_iters"]) > 5
+    R = make_toy(M=4, seed=41)[0]
+    np.testing.assert_allclose(resumed.predict(R)[1], full.predict(R)[1], rtol=0,
+                               atol=1e-6 * np.abs(full.predict(R)[1]).max())
+    # a checkpoint of another task is refused
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        fastgdml.train(toy, 15, 1.2, checkpoint=str(ck), checkpoint_interval=0.0, max_iterations=3, validate=False,
+                       **{**kw, "tol": 1e-14, "use_E": False})
+    with pytest.raises(ValueError, match="another training task"):
+        fastgdml.train(toy, 15, 1.5, resume=str(ck), **{**kw, "tol": 1e-14})
+
+
+def test_non_convergence_is_reported_and_stored(toy, tmp_path):
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        model = fastgdml.train(toy, 15, 1.2, lam=1e-10, perms=TOY_PERMS, n_valid=0, solver="cg", tol=1e-14,
+                               inducing=5, max_iterations=10)
+    assert not model.converged
+    path = tmp_path / "m.npz"
+    model.save(path)
+    back = fastgdml.Model.load(path)
+    assert not back.converged and int(back.arrays["solver_iters"]) == 10
+    assert back.arrays["solver_resid"] > 1e-14 * back.arrays["norm_y_train"]
