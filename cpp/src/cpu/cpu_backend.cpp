@@ -14,6 +14,7 @@
 #include "fastgdml/math/descriptor.hpp"
 #include "fastgdml/math/kernel_sum.hpp"
 #include "fastgdml/math/matern52.hpp"
+#include "permuted_difference.hpp"
 
 namespace fastgdml::cpu {
 namespace {
@@ -239,16 +240,8 @@ void CpuBackend::assemble_kernel(const DescriptorLayout& layout, const KernelSum
         std::fill(ef.begin(), ef.end(), 0.0);
         double ee = 0.0;
         for (std::int64_t p = 0; p < G; ++p) {
-          const int* delta = in.perm + p * D;
           const int* inv = in.perm_inv + p * D;
-          // d~ = P_p^T x_i - x_j (query side), P_p d~ = x_i - P_p x_j
-          double r2 = 0.0;
-          for (std::int64_t m = 0; m < D; ++m) {
-            d[m] = xi[inv[m]] - xj[m];
-            r2 += d[m] * d[m];
-          }
-          for (std::int64_t k = 0; k < D; ++k) pd[k] = d[delta[k]];
-          const Matern52Weights w = kernel.weights_from_r2(r2);
+          const Matern52Weights w = permuted_difference(xi, xj, in.perm + p * D, inv, D, kernel, d.data(), pd.data());
           // alpha = J_i^T (P_p d~), beta = J_j^T d~
           jacobian_t_dot(gi, D, pa, pb, pd.data(), static_cast<int>(N), alpha.data());
           jacobian_t_dot(gj, D, pa, pb, d.data(), static_cast<int>(N), beta.data());

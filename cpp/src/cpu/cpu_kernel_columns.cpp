@@ -16,6 +16,7 @@
 #include "fastgdml/cpu_backend.hpp"
 #include "fastgdml/math/descriptor.hpp"
 #include "fastgdml/math/matern52.hpp"
+#include "permuted_difference.hpp"
 
 namespace fastgdml::cpu {
 namespace {
@@ -101,15 +102,8 @@ void CpuBackend::kernel_columns(const DescriptorLayout& layout, const KernelSumI
         const double* gj = g + j * D * 3;
         const std::size_t nc = grp.force_cols.size();
         for (std::int64_t p = 0; p < G; ++p) {
-          const int* delta = in.perm + p * D;
           const int* inv = in.perm_inv + p * D;
-          double r2 = 0.0;
-          for (std::int64_t m = 0; m < D; ++m) {
-            d[m] = xi[inv[m]] - xj[m];
-            r2 += d[m] * d[m];
-          }
-          for (std::int64_t k = 0; k < D; ++k) pd[k] = d[delta[k]];
-          const Matern52Weights w = kernel.weights_from_r2(r2);
+          const Matern52Weights w = permuted_difference(xi, xj, in.perm + p * D, inv, D, kernel, d.data(), pd.data());
           jacobian_t_dot(gi, D, pa, pb, pd.data(), static_cast<int>(N), alpha.data());  // J_i^T P_p d~
           for (std::size_t t = 0; t < nc; ++t) {
             const std::int64_t a = grp.force_cols[t] / 3, comp = grp.force_cols[t] % 3;
