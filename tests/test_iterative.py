@@ -51,6 +51,31 @@ def test_preconditioner_and_leverage_scores_equal_dense_formulas(problem, use_E_
     np.testing.assert_allclose(P.leverage_scores(), scores, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("use_E_cstr", [False, True])
+def test_block_jacobi_preconditioner_equals_dense_formula(problem, use_E_cstr):
+    lam = 1e-6
+    op = _core.KernelOperator(problem, TOY_PERMS, SIG, use_energy=use_E_cstr)
+    K = op.assemble()
+    blocks, energy = op.diagonal_blocks()
+    for i in range(len(problem)):
+        np.testing.assert_allclose(blocks[i], K[15 * i:15 * (i + 1), 15 * i:15 * (i + 1)], rtol=1e-14, atol=1e-15)
+    if use_E_cstr:
+        np.testing.assert_allclose(energy, np.diag(K)[-len(problem):], rtol=1e-14)
+    cols = np.sort(np.random.default_rng(1).choice(op.size, size=30, replace=False))
+    P = _core.NystromPreconditioner(op, lam, cols, block_jacobi=True)
+    Kt = dense_nystrom(K, cols, lam)
+    B = np.zeros_like(K)
+    for i in range(len(problem)):
+        s = slice(15 * i, 15 * (i + 1))
+        B[s, s] = (K - Kt)[s, s]
+    for e in range(15 * len(problem), op.size):
+        B[e, e] = (K - Kt)[e, e]
+    dense_inv = np.linalg.inv(Kt + B + lam * np.eye(len(K)))
+    v = np.random.default_rng(2).standard_normal(op.size)
+    ref = dense_inv @ v
+    assert np.abs(P.apply(v) - ref).max() <= 1e-7 * np.abs(ref).max()
+
+
 def test_singular_inducing_block_gets_jitter_with_a_message(problem):
     op = _core.KernelOperator(problem, TOY_PERMS, SIG)
     messages = []
@@ -69,14 +94,15 @@ def iterative(op, y, lam, tol, inducing, **kw):
 
 
 @pytest.mark.parametrize("use_E_cstr", [False, True])
-@pytest.mark.parametrize("inducing", [0, 40])
-def test_cg_solution_equals_direct_solution(problem, use_E_cstr, inducing):
+@pytest.mark.parametrize("inducing, block_jacobi", [(0, False), (40, False), (40, True)])
+def test_cg_solution_equals_direct_solution(problem, use_E_cstr, inducing, block_jacobi):
     # tol 1e-10 must lie above CG's attainable accuracy, about eps * cond(K + lam I) = 1e-16 * 100 / lam
     lam = 1e-3
     op = _core.KernelOperator(problem, TOY_PERMS, SIG, use_energy=use_E_cstr)
     K = op.assemble() + lam * np.eye(op.size)
     y = np.random.default_rng(4).standard_normal(op.size)
-    x, info = iterative(op, y, lam, 1e-10, inducing, max_iterations=20000, stall_window=5000)
+    x, info = iterative(op, y, lam, 1e-10, inducing, max_iterations=20000, stall_window=5000,
+                        block_jacobi=block_jacobi)
     assert info["converged"], info
     assert info["relative_residual"] <= 1e-10
     ref = np.linalg.solve(K, y)

@@ -72,6 +72,10 @@ void KernelOperator::columns(const std::vector<std::int64_t>& cols, double* out)
   backend_->kernel_columns(layout_, input(nullptr, nullptr), g_.data(), options_.use_energy, request, out);
 }
 
+void KernelOperator::diagonal_blocks(double* blocks, double* energy_diagonal) const {
+  backend_->diagonal_blocks(layout_, input(nullptr, nullptr), g_.data(), options_.use_energy, blocks, energy_diagonal);
+}
+
 void KernelOperator::assemble(double* K) const {
   backend_->assemble_kernel(layout_, input(nullptr, nullptr), g_.data(), options_.use_energy, K);
 }

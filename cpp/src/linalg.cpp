@@ -78,8 +78,15 @@ void trsm_right(bool lower, Op op_t, std::int64_t m, std::int64_t n, const doubl
                              to_int(m, "m"), 1.0, T, to_int(n, "n"), B, to_int(ldb, "ldb"));
 }
 
-void trsv_upper(Op op_r, std::int64_t n, const double* R, double* x) {
-  FASTGDML_BLAS(cblas_dtrsv)(102, 121, op_r == Op::kTrans ? 112 : 111, 131, to_int(n, "n"), R, to_int(n, "n"), x, 1);
+void trsm_left(bool lower, Op op_t, std::int64_t m, std::int64_t n, const double* T, double* B, std::int64_t ldb) {
+  // inv(op(T)) B == (B^T inv(op(T))^T)^T: a right-side solve on the column-major B^T (n x m).
+  FASTGDML_BLAS(cblas_dtrsm)(102, 142, lower ? 122 : 121, op_t == Op::kTrans ? 111 : 112, 131, to_int(n, "n"),
+                             to_int(m, "m"), 1.0, T, to_int(m, "m"), B, to_int(ldb, "ldb"));
+}
+
+void trsv(bool lower, Op op_t, std::int64_t n, const double* T, double* x) {
+  FASTGDML_BLAS(cblas_dtrsv)(102, lower ? 122 : 121, op_t == Op::kTrans ? 112 : 111, 131, to_int(n, "n"), T,
+                             to_int(n, "n"), x, 1);
 }
 
 void qr_append_rows(std::int64_t n, double* R, std::int64_t m, double* B) {

@@ -59,6 +59,20 @@ std::vector<std::int64_t> check_perms(const IntArray& perms, int n_atoms) {
   return std::vector<std::int64_t>(perms.data(), perms.data() + perms.size());
 }
 
+solver::ColumnsFn columns_of(const KernelOperator& op) {
+  return [&op](const std::vector<std::int64_t>& cols, double* out) { op.columns(cols, out); };
+}
+
+solver::DiagonalBlocks diagonal_of(const KernelOperator& op) {
+  solver::DiagonalBlocks d;
+  d.block = 3 * op.n_atoms();
+  d.count = op.n();
+  d.blocks.resize(d.count * d.block * d.block);
+  d.scalars.resize(op.use_energy() ? op.n() : 0);
+  op.diagonal_blocks(d.blocks.data(), d.scalars.data());
+  return d;
+}
+
 class PyKernelOperator {
  public:
   PyKernelOperator(const Array& R, const IntArray& perms, double sigma, bool use_energy,
@@ -128,6 +142,14 @@ class PyKernelOperator {
 
   const KernelOperator& op() const { return *op_; }
 
+  py::tuple diagonal_blocks() const {
+    const solver::DiagonalBlocks d = diagonal_of(*op_);
+    Array blocks({d.count, d.block, d.block}), scalars(static_cast<py::ssize_t>(d.scalars.size()));
+    std::copy(d.blocks.begin(), d.blocks.end(), blocks.mutable_data());
+    std::copy(d.scalars.begin(), d.scalars.end(), scalars.mutable_data());
+    return py::make_tuple(blocks, scalars);
+  }
+
   Array X() const {
     const std::int64_t n = op_->n(), D = op_->descriptor_size();
     Array out({n, D});
@@ -144,10 +166,6 @@ class PyKernelOperator {
   std::unique_ptr<KernelOperator> op_;
 };
 
-solver::ColumnsFn columns_of(const KernelOperator& op) {
-  return [&op](const std::vector<std::int64_t>& cols, double* out) { op.columns(cols, out); };
-}
-
 // Calls a Python log function (or nothing) from C++ code that runs without the GIL.
 solver::LogFn python_log(const py::object& log) {
   if (log.is_none()) return nullptr;
@@ -159,11 +177,15 @@ solver::LogFn python_log(const py::object& log) {
 
 class PyNystrom {
  public:
-  PyNystrom(const PyKernelOperator& op, double lam, const IntArray& cols, const py::object& log) : M_(op.size()) {
+  PyNystrom(const PyKernelOperator& op, double lam, const IntArray& cols, const py::object& log, bool block_jacobi)
+      : M_(op.size()) {
     std::vector<std::int64_t> c(cols.data(), cols.data() + cols.size());
     const solver::LogFn log_fn = python_log(log);
     py::gil_scoped_release release;
-    p_ = std::make_unique<solver::NystromPreconditioner>(M_, lam, std::move(c), columns_of(op.op()), log_fn);
+    solver::DiagonalBlocks d;
+    if (block_jacobi) d = diagonal_of(op.op());
+    p_ = std::make_unique<solver::NystromPreconditioner>(M_, lam, std::move(c), columns_of(op.op()), log_fn,
+                                                         block_jacobi ? &d : nullptr);
   }
   Array apply(const Array& v) const {
     require(v.ndim() == 1 && v.shape(0) == M_, "v must have shape (" + std::to_string(M_) + ",)");
@@ -214,8 +236,8 @@ py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Arra
   {
     py::gil_scoped_release release;
     result = solver::solve_iterative(
-        M, [&op](const double* v, double* out) { op.op().matvec(v, out); }, columns_of(op.op()), y.data(), xp,
-        options, monitor_fn, log_fn);
+        M, [&op](const double* v, double* out) { op.op().matvec(v, out); }, columns_of(op.op()),
+        [&op]() { return diagonal_of(op.op()); }, y.data(), xp, options, monitor_fn, log_fn);
   }
   py::dict info;
   info["converged"] = result.converged;
@@ -365,14 +387,15 @@ PYBIND11_MODULE(_core, m) {
       .def("assemble", &PyKernelOperator::assemble)
       .def("jacobian_rows", &PyKernelOperator::jacobian_rows, py::arg("a"))
       .def("columns", &PyKernelOperator::columns, py::arg("cols"), "K[:, cols] without forming K.")
+      .def("diagonal_blocks", &PyKernelOperator::diagonal_blocks, "(K[F_i, F_i] (n, 3N, 3N), K[E_i, E_i] (n or 0,))")
       .def_property_readonly("X", &PyKernelOperator::X)
       .def_property_readonly("size", &PyKernelOperator::size)
       .def_property_readonly("backend", &PyKernelOperator::backend)
       .def_property_readonly("cache_bytes", &PyKernelOperator::cache_bytes);
 
   py::class_<PyNystrom>(m, "NystromPreconditioner")
-      .def(py::init<const PyKernelOperator&, double, const IntArray&, const py::object&>(), py::arg("op"),
-           py::arg("lam"), py::arg("cols"), py::arg("log") = py::none())
+      .def(py::init<const PyKernelOperator&, double, const IntArray&, const py::object&, bool>(), py::arg("op"),
+           py::arg("lam"), py::arg("cols"), py::arg("log") = py::none(), py::arg("block_jacobi") = false)
       .def("apply", &PyNystrom::apply, py::arg("v"), "(K~ + lam I)^-1 v")
       .def("leverage_scores", &PyNystrom::leverage_scores)
       .def_property_readonly("jitter", &PyNystrom::jitter);
@@ -391,7 +414,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("stall_window", &solver::IterativeOptions::stall_window)
       .def_readwrite("seed", &solver::IterativeOptions::seed)
       .def_readwrite("columns", &solver::IterativeOptions::columns)
-      .def_readwrite("iteration_offset", &solver::IterativeOptions::iteration_offset);
+      .def_readwrite("iteration_offset", &solver::IterativeOptions::iteration_offset)
+      .def_readwrite("block_jacobi", &solver::IterativeOptions::block_jacobi);
 
   m.def("solve_iterative", &solve_iterative, py::arg("op"), py::arg("y"), py::arg("x0"), py::arg("options"),
         py::arg("monitor") = py::none(), py::arg("log") = py::none(),

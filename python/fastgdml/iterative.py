@@ -108,10 +108,13 @@ class _Progress:
 
 def solve_cg(op, y: np.ndarray, lam: float, tol: float, budget: int, n: int, n_perms: int, use_E_cstr: bool,
              inducing: Optional[int], seed: int, task: dict, checkpoint: Optional[str],
-             checkpoint_interval: float, resume: Optional[str], verbose: bool, max_iterations: int = 0):
+             checkpoint_interval: float, resume: Optional[str], verbose: bool, max_iterations: int = 0,
+             block_jacobi: bool = False):
     """Solve (K + lam I) x = y with preconditioned CG. Returns (x, info dict)."""
     M = op.size
     fixed = matvec_cache_bytes(n, n_perms, use_E_cstr) + 8 * 8 * M
+    if block_jacobi:  # diagonal blocks of K and their Cholesky factors
+        fixed += 2 * 8 * n * (M // max(n, 1)) ** 2
     k_budget = min(M, inducing_columns_for_budget(M, budget, fixed))
     if inducing is None:
         inducing = default_inducing(M, k_budget)
@@ -121,6 +124,7 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, budget: int, n: int, n_p
     start = max(1, int(inducing / 1.2 ** 2)) if inducing > 0 else 0  # room for two growth steps on stalls
     o = _core.IterativeOptions()
     o.lam, o.tol, o.inducing, o.max_inducing, o.seed = lam, tol, start, inducing, seed
+    o.block_jacobi = block_jacobi
     if max_iterations:
         o.max_iterations = max_iterations
     x0 = np.zeros(M)

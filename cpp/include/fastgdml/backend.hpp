@@ -72,6 +72,10 @@ class Backend {
   virtual void assemble_kernel(const DescriptorLayout& layout, const KernelSumInput& in, const double* g,
                                bool with_energy, double* K) const = 0;
 
+  // Diagonal blocks K[F_i, F_i] (n x 3N x 3N) and, with energy rows, the energy diagonal K[E_i, E_i] (n).
+  virtual void diagonal_blocks(const DescriptorLayout& layout, const KernelSumInput& in, const double* g,
+                               bool with_energy, double* blocks, double* energy_diagonal) const = 0;
+
   // K[:, cols] (M x count, row-major) without forming K: per (row point, column point, permutation) O(D)
   // distance work plus O(N + 3N) per requested column, using the two-atoms-per-row sparsity of J.
   virtual void kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, const double* g,

@@ -15,6 +15,8 @@ class CpuBackend final : public Backend {
   std::unique_ptr<PreparedTraining> prepare(const KernelSumInput& in, const PrepareOptions& options) const override;
   void assemble_kernel(const DescriptorLayout& layout, const KernelSumInput& in, const double* g, bool with_energy,
                        double* K) const override;
+  void diagonal_blocks(const DescriptorLayout& layout, const KernelSumInput& in, const double* g, bool with_energy,
+                       double* blocks, double* energy_diagonal) const override;
   void kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, const double* g, bool with_energy,
                       const KernelColumnsRequest& request, double* out) const override;
 };

@@ -40,6 +40,10 @@ class KernelOperator {
   void matvec(const double* v, double* out) const;           // out = K v
   void assemble(double* K) const;                            // dense K, size() x size()
   void columns(const std::vector<std::int64_t>& cols, double* out) const;  // K[:, cols], size() x cols.size()
+  // Force diagonal blocks (n x 3N x 3N) and energy diagonal (n, with energy rows) of K.
+  void diagonal_blocks(double* blocks, double* energy_diagonal) const;
+  int n_atoms() const { return layout_.n_atoms(); }
+  bool use_energy() const { return options_.use_energy; }
   // Rows J_j a_j (n x D) for per-point Cartesian vectors a (n x 3N).
   void jacobian_rows(const double* a, double* out) const;
 

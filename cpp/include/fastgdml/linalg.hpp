@@ -28,8 +28,10 @@ void gemv(Op op_a, std::int64_t m, std::int64_t n, double alpha, const double* A
 // Triangular matrices are stored column-major (LAPACK's own layout) below.
 // B (m x n, row-major) <- B * inv(op(T)) for T triangular (n x n, lower or upper).
 void trsm_right(bool lower, Op op_t, std::int64_t m, std::int64_t n, const double* T, double* B, std::int64_t ldb);
-// x <- inv(op(R)) x for R upper triangular (n x n).
-void trsv_upper(Op op_r, std::int64_t n, const double* R, double* x);
+// B (m x n, row-major) <- inv(op(T)) * B for T triangular (m x m).
+void trsm_left(bool lower, Op op_t, std::int64_t m, std::int64_t n, const double* T, double* B, std::int64_t ldb);
+// x <- inv(op(T)) x for T triangular (n x n).
+void trsv(bool lower, Op op_t, std::int64_t n, const double* T, double* x);
 // R (n x n upper) <- the R factor of [R; B] for B (m x n, column-major): one step of a streaming thin QR.
 void qr_append_rows(std::int64_t n, double* R, std::int64_t m, double* B);
 

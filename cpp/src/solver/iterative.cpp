@@ -3,12 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <stdexcept>
 
 namespace fastgdml::solver {
 
-IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const ColumnsFn& columns, const double* y,
-                                double* x, const IterativeOptions& options, const Monitor& monitor,
-                                const LogFn& log) {
+IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const ColumnsFn& columns,
+                                const DiagonalFn& diagonal, const double* y, double* x,
+                                const IterativeOptions& options, const Monitor& monitor, const LogFn& log) {
   const double lambda = options.lambda;
   const LinearMap A = [&](const double* v, double* out) {
     K_apply(v, out);
@@ -28,10 +29,18 @@ IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const 
   };
 
   std::unique_ptr<NystromPreconditioner> P;
+  DiagonalBlocks blocks;
+  if (options.block_jacobi && options.inducing > 0) {
+    if (!diagonal) throw std::invalid_argument("block_jacobi needs the kernel's diagonal blocks");
+    blocks = diagonal();
+  }
   auto build = [&](std::vector<std::int64_t> cols) {
     P.reset();  // free the old factor before building the next
-    if (log) log("building the Nyström preconditioner with " + std::to_string(cols.size()) + " inducing columns");
-    P = std::make_unique<NystromPreconditioner>(M, lambda, std::move(cols), columns, log);
+    if (log)
+      log("building the Nyström preconditioner with " + std::to_string(cols.size()) + " inducing columns" +
+          (options.block_jacobi ? " and block-Jacobi correction" : ""));
+    P = std::make_unique<NystromPreconditioner>(M, lambda, std::move(cols), columns, log,
+                                                options.block_jacobi ? &blocks : nullptr);
   };
   const LinearMap identity = [&](const double* v, double* out) { std::copy(v, v + M, out); };
   const LinearMap precondition = [&](const double* v, double* out) { P->apply(v, out); };

@@ -30,21 +30,22 @@ std::int64_t NystromPreconditioner::bytes_needed(std::int64_t M, std::int64_t k)
 }
 
 NystromPreconditioner::NystromPreconditioner(std::int64_t M, double lambda, std::vector<std::int64_t> cols,
-                                             const ColumnsFn& columns, const LogFn& log)
+                                             const ColumnsFn& columns, const LogFn& log,
+                                             const DiagonalBlocks* diagonal)
     : M_(M), k_(static_cast<std::int64_t>(cols.size())), lambda_(lambda), cols_(std::move(cols)) {
   if (k_ < 1) throw std::invalid_argument("a Nyström preconditioner needs at least one inducing column");
   if (!(lambda > 0.0)) throw std::invalid_argument("the Nyström preconditioner needs lambda > 0");
   const std::int64_t k = k_;
-  Kbar_.resize(M * k);
-  columns(cols_, Kbar_.data());
+  W_.resize(M * k);
+  columns(cols_, W_.data());
 
-  // L = chol(K_CC + jitter I), column-major; K_CC are the rows cols of K[:, C] (symmetric).
+  // L_CC = chol(K_CC + jitter I), column-major; K_CC are the rows cols of K[:, C] (symmetric).
   std::vector<double> L(k * k);
   double max_diag = 0.0;
-  for (std::int64_t a = 0; a < k; ++a) max_diag = std::max(max_diag, Kbar_[cols_[a] * k + a]);
-  for (int attempt = 0;; ++attempt) {
+  for (std::int64_t a = 0; a < k; ++a) max_diag = std::max(max_diag, W_[cols_[a] * k + a]);
+  for (;;) {
     for (std::int64_t a = 0; a < k; ++a)
-      for (std::int64_t b = 0; b < k; ++b) L[b * k + a] = Kbar_[cols_[a] * k + b];
+      for (std::int64_t b = 0; b < k; ++b) L[b * k + a] = W_[cols_[a] * k + b];
     for (std::int64_t a = 0; a < k; ++a) L[a * k + a] += jitter_;
     const int info = linalg::cholesky_lower_colmajor(k, L.data());
     if (info == 0) break;
@@ -59,37 +60,88 @@ NystromPreconditioner::NystromPreconditioner(std::int64_t M, double lambda, std:
           format(next) + " (max diagonal " + format(max_diag) + ")");
     jitter_ = next;
   }
-  // Kbar = K[:, C] L^-T
-  linalg::trsm_right(true, Op::kTrans, M, k, L.data(), Kbar_.data(), k);
-  // R of [Kbar; sqrt(lambda) I], streamed: start from R = sqrt(lambda) I, append row blocks of Kbar.
+  linalg::trsm_right(true, Op::kTrans, M, k, L.data(), W_.data(), k);  // Kbar = K[:, C] L_CC^-T
+
+  if (diagonal == nullptr) {
+    const double s = 1.0 / std::sqrt(lambda);  // W = Kbar / sqrt(lambda)
+    for (double& w : W_) w *= s;
+  } else {
+    // D_i = K_ii - Kbar_i Kbar_i^T + lambda I (PSD in exact arithmetic), L_i = chol(D_i), W_i = L_i^-1 Kbar_i.
+    block_ = diagonal->block;
+    blocks_ = diagonal->count;
+    const std::int64_t b = block_;
+    L_.resize(blocks_ * b * b);
+    std::vector<double> Di(b * b);
+    for (std::int64_t i = 0; i < blocks_; ++i) {
+      double* Wi = W_.data() + i * b * k;
+      std::copy(diagonal->blocks.begin() + i * b * b, diagonal->blocks.begin() + (i + 1) * b * b, Di.begin());
+      linalg::gemm(Op::kNoTrans, Op::kTrans, b, b, k, -1.0, Wi, k, Wi, k, 1.0, Di.data(), b);
+      double block_jitter = 0.0;
+      for (;;) {
+        double* Li = L_.data() + i * b * b;
+        std::copy(Di.begin(), Di.end(), Li);  // symmetric: row- and column-major agree
+        for (std::int64_t a = 0; a < b; ++a) Li[a * b + a] += lambda + block_jitter;
+        if (linalg::cholesky_lower_colmajor(b, Li) == 0) break;
+        double scale = 0.0;
+        for (std::int64_t a = 0; a < b; ++a) scale = std::max(scale, std::abs(Di[a * b + a]));
+        block_jitter = block_jitter == 0.0 ? std::numeric_limits<double>::epsilon() * scale : 10.0 * block_jitter;
+        if (log)
+          log("diagonal block " + std::to_string(i) + " of the block-Jacobi part is not positive definite; adding "
+              "jitter " + format(block_jitter));
+      }
+      linalg::trsm_left(true, Op::kNoTrans, b, k, L_.data() + i * b * b, Wi, k);
+    }
+    const std::int64_t rest = M - blocks_ * b;
+    L_scalar_.resize(rest);
+    for (std::int64_t e = 0; e < rest; ++e) {
+      double* We = W_.data() + (blocks_ * b + e) * k;
+      double residual = diagonal->scalars[e];
+      for (std::int64_t c = 0; c < k; ++c) residual -= We[c] * We[c];
+      L_scalar_[e] = std::sqrt(std::max(residual, 0.0) + lambda);
+      for (std::int64_t c = 0; c < k; ++c) We[c] /= L_scalar_[e];
+    }
+  }
+
+  // R of [W; I], streamed: start from R = I, append row blocks of W.
   R_.assign(k * k, 0.0);
-  for (std::int64_t a = 0; a < k; ++a) R_[a * k + a] = std::sqrt(lambda);
-  std::vector<double> block(kRowBlock * k);
+  for (std::int64_t a = 0; a < k; ++a) R_[a * k + a] = 1.0;
+  std::vector<double> block(std::min(kRowBlock, M) * k);
   for (std::int64_t r0 = 0; r0 < M; r0 += kRowBlock) {
     const std::int64_t rows = std::min(kRowBlock, M - r0);
     for (std::int64_t r = 0; r < rows; ++r)  // row-major rows -> column-major (rows x k)
-      for (std::int64_t c = 0; c < k; ++c) block[c * rows + r] = Kbar_[(r0 + r) * k + c];
+      for (std::int64_t c = 0; c < k; ++c) block[c * rows + r] = W_[(r0 + r) * k + c];
     linalg::qr_append_rows(k, R_.data(), rows, block.data());
   }
 }
 
+void NystromPreconditioner::solve_L(double* x, bool transposed) const {
+  if (L_.empty()) {
+    const double s = 1.0 / std::sqrt(lambda_);
+    for (std::int64_t i = 0; i < M_; ++i) x[i] *= s;
+    return;
+  }
+  const Op op = transposed ? Op::kTrans : Op::kNoTrans;
+  for (std::int64_t i = 0; i < blocks_; ++i) linalg::trsv(true, op, block_, L_.data() + i * block_ * block_, x + i * block_);
+  for (std::size_t e = 0; e < L_scalar_.size(); ++e) x[blocks_ * block_ + e] /= L_scalar_[e];
+}
+
 void NystromPreconditioner::apply(const double* v, double* out) const {
   std::vector<double> t(k_);
-  linalg::gemv(Op::kTrans, M_, k_, 1.0, Kbar_.data(), k_, v, 0.0, t.data());  // Kbar^T v
-  linalg::trsv_upper(Op::kTrans, k_, R_.data(), t.data());                    // R^-T
-  linalg::trsv_upper(Op::kNoTrans, k_, R_.data(), t.data());                  // R^-1
   std::copy(v, v + M_, out);
-  linalg::gemv(Op::kNoTrans, M_, k_, -1.0, Kbar_.data(), k_, t.data(), 1.0, out);
-  const double inv_lambda = 1.0 / lambda_;
-  for (std::int64_t i = 0; i < M_; ++i) out[i] *= inv_lambda;
+  solve_L(out, false);                                                          // a = L^-1 v
+  linalg::gemv(Op::kTrans, M_, k_, 1.0, W_.data(), k_, out, 0.0, t.data());   // W^T a
+  linalg::trsv(false, Op::kTrans, k_, R_.data(), t.data());                    // R^-T
+  linalg::trsv(false, Op::kNoTrans, k_, R_.data(), t.data());                  // R^-1
+  linalg::gemv(Op::kNoTrans, M_, k_, -1.0, W_.data(), k_, t.data(), 1.0, out);  // a - W t
+  solve_L(out, true);                                                           // L^-T
 }
 
 std::vector<double> NystromPreconditioner::leverage_scores() const {
-  std::vector<double> scores(M_), block(kRowBlock * k_);
+  std::vector<double> scores(M_), block(std::min(kRowBlock, M_) * k_);
   for (std::int64_t r0 = 0; r0 < M_; r0 += kRowBlock) {
     const std::int64_t rows = std::min(kRowBlock, M_ - r0);
-    std::copy(Kbar_.begin() + r0 * k_, Kbar_.begin() + (r0 + rows) * k_, block.begin());
-    linalg::trsm_right(false, Op::kNoTrans, rows, k_, R_.data(), block.data(), k_);  // Kbar R^-1
+    std::copy(W_.begin() + r0 * k_, W_.begin() + (r0 + rows) * k_, block.begin());
+    linalg::trsm_right(false, Op::kNoTrans, rows, k_, R_.data(), block.data(), k_);  // W R^-1
     for (std::int64_t r = 0; r < rows; ++r) {
       double s = 0.0;
       for (std::int64_t c = 0; c < k_; ++c) s += block[r * k_ + c] * block[r * k_ + c];

@@ -4,7 +4,7 @@
 //   repeat: q = A p; a = r.z / p.q; x += a p; r -= a q; z = P r; b = r_new.z_new / r.z; p = z + b p
 // Stops when |r| <= tol |y|. Every refresh_every iterations r is recomputed as y - A x: the recursively updated
 // residual drifts from the true one in floating point, and the stopping test must use the true one. A stall is
-// declared when the residual has not halved over the last stall_window iterations.
+// declared when the residual has not reached a new best (by 10%) for stall_window iterations.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +23,7 @@ struct CgOptions {
   double tol = 1e-4;                  // stop at |r| <= tol |y|
   std::int64_t max_iterations = 0;    // 0: no limit besides stalls
   std::int64_t refresh_every = 50;    // recompute the true residual this often
-  std::int64_t stall_window = 100;    // iterations over which the residual must at least halve
+  std::int64_t stall_window = 200;    // iterations without a 10% better residual that count as a stall
 };
 
 enum class CgStatus { kConverged, kStalled, kMaxIterations, kInterrupted };

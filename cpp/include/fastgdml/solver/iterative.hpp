@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,11 +28,15 @@ struct IterativeOptions {
   int max_restarts = 6;                  // preconditioner rebuilds after stalls
   std::int64_t max_iterations = 0;       // over all restarts (0: 20 M^(1/2) + 1000)
   std::int64_t refresh_every = 50;       // true-residual recomputation interval
-  std::int64_t stall_window = 100;       // see CgOptions
+  std::int64_t stall_window = 200;       // see CgOptions
   std::uint64_t seed = 0;                // column sampling
   std::vector<std::int64_t> columns;     // start from these inducing columns (resume) instead of sampling
   std::int64_t iteration_offset = 0;     // iterations already done (resume)
+  bool block_jacobi = false;             // add blockdiag(K - K~) to the Nyström preconditioner
 };
+
+// K's diagonal blocks for the block-Jacobi correction (called once, when options.block_jacobi).
+using DiagonalFn = std::function<DiagonalBlocks()>;
 
 struct IterativeResult {
   bool converged = false;
@@ -43,8 +48,8 @@ struct IterativeResult {
 };
 
 // x: start iterate on entry (zeros for a fresh solve), solution on exit. K_apply computes K v (without lambda).
-IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const ColumnsFn& columns, const double* y,
-                                double* x, const IterativeOptions& options, const Monitor& monitor,
-                                const LogFn& log);
+IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const ColumnsFn& columns,
+                                const DiagonalFn& diagonal, const double* y, double* x,
+                                const IterativeOptions& options, const Monitor& monitor, const LogFn& log);
 
 }  // namespace fastgdml::solver

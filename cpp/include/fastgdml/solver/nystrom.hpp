@@ -1,15 +1,17 @@
-// Nyström preconditioner P = K~ + lambda I, K~ = K[:,C] K_CC^-1 K[C,:], applied through Woodbury (DESIGN.md §3):
+// Nyström preconditioner (DESIGN.md §3), optionally with a block-Jacobi correction:
 //
-//   L = chol(K_CC + jitter I)                  (jitter escalates from 0, with a logged warning, when K_CC is
-//                                               numerically singular; never a process exit)
-//   Kbar = K[:,C] L^-T                          (M x k, the only large array kept)
-//   R    = qr([Kbar; sqrt(lambda) I]).R         so R^T R = Kbar^T Kbar + lambda I without forming Kbar^T Kbar,
-//                                               which would square its condition number; streamed over row
-//                                               blocks of Kbar with LAPACK dtpqrt, Q never stored
-//   P^-1 v = (v - Kbar R^-1 R^-T Kbar^T v) / lambda
+//   P = K~ + D,   K~ = K[:,C] K_CC^-1 K[C,:] = Kbar Kbar^T,   Kbar = K[:,C] L_CC^-T,  L_CC = chol(K_CC + jitter I)
+//   D = lambda I                                  (plain Nyström)
+//   D = blockdiag(K_ii - K~_ii) + lambda I         (block-Jacobi: the diagonal 3N x 3N blocks of what the
+//                                                   low-rank part misses; energy rows as 1 x 1 blocks)
+// Applied through Woodbury with D = L L^T, W = L^-1 Kbar and the R factor of [W; I] (R^T R = W^T W + I, from a
+// streamed thin QR with LAPACK dtpqrt; W^T W is never formed and Q never stored):
+//   P^-1 v = L^-T (a - W R^-1 R^-T W^T a),   a = L^-1 v
+// With D = lambda I this is the Woodbury/QR form of DESIGN.md §3 (W = Kbar / sqrt(lambda)). jitter escalates
+// from 0 with a logged warning when K_CC (or a block of D) is numerically singular; never a process exit.
 //
-// Ridge leverage scores l_i = diag(K~ (K~ + lambda I)^-1) = |row i of Kbar R^-1|^2 rank how much each column
-// matters; inducing columns are sampled with probability proportional to them (seeded).
+// Ridge leverage scores l_i = diag(K~ (K~ + lambda I)^-1) = |row i of W R^-1|^2 (plain Nyström) rank how much
+// each column matters; inducing columns are sampled with probability proportional to them (seeded).
 #pragma once
 
 #include <cstdint>
@@ -23,26 +25,40 @@ namespace fastgdml::solver {
 using ColumnsFn = std::function<void(const std::vector<std::int64_t>& cols, double* out)>;
 using LogFn = std::function<void(const std::string& message)>;
 
+// Diagonal of K in blocks: `count` blocks of size `block` (rows [0, count*block)), then single entries.
+struct DiagonalBlocks {
+  std::int64_t block = 0;
+  std::int64_t count = 0;
+  std::vector<double> blocks;   // count x block x block, row-major
+  std::vector<double> scalars;  // remaining diagonal entries (energy rows)
+};
+
 class NystromPreconditioner {
  public:
+  // diagonal: K's diagonal blocks for the block-Jacobi correction, or nullptr for plain Nyström.
   NystromPreconditioner(std::int64_t M, double lambda, std::vector<std::int64_t> cols, const ColumnsFn& columns,
-                        const LogFn& log = nullptr);
+                        const LogFn& log = nullptr, const DiagonalBlocks* diagonal = nullptr);
 
-  void apply(const double* v, double* out) const;  // out = (K~ + lambda I)^-1 v
-  std::vector<double> leverage_scores() const;     // l (M)
+  void apply(const double* v, double* out) const;  // out = P^-1 v
+  std::vector<double> leverage_scores() const;     // |rows of W R^-1|^2 (ridge leverage scores without blocks)
   const std::vector<std::int64_t>& columns() const { return cols_; }
   std::int64_t rank() const { return k_; }
   double jitter() const { return jitter_; }
 
-  // Bytes needed for k columns of an M-row problem (Kbar plus work arrays).
+  // Bytes needed for k columns of an M-row problem (W plus work arrays; blocks not included).
   static std::int64_t bytes_needed(std::int64_t M, std::int64_t k);
 
  private:
+  void solve_L(double* x, bool transposed) const;  // x <- L^-1 x or L^-T x
+
   std::int64_t M_, k_;
   double lambda_, jitter_ = 0.0;
   std::vector<std::int64_t> cols_;
-  std::vector<double> Kbar_;  // M x k, row-major
-  std::vector<double> R_;     // k x k upper triangular, column-major
+  std::vector<double> W_;        // M x k, row-major
+  std::vector<double> R_;        // k x k upper triangular, column-major
+  std::int64_t block_ = 0, blocks_ = 0;
+  std::vector<double> L_;        // blocks_ x block_ x block_ lower Cholesky factors (column-major), if any
+  std::vector<double> L_scalar_; // sqrt of the remaining diagonal entries of D, if blocks are used
 };
 
 // k distinct indices in [0, M), uniformly (sorted).
