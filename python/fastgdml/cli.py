@@ -58,6 +58,8 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-interval", type=float, default=300.0, metavar="SECONDS",
                    help="seconds between CG checkpoints (default: 300)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted CG run from its checkpoint")
+    t.add_argument("--block-jacobi", action="store_true",
+                   help="CG: add a block-Jacobi correction to the Nyström preconditioner (off by default)")
 
     s = sub.add_parser("test", help="errors of a model on a dataset",
                        description="Predict the geometries of a dataset and report energy and force errors. "
@@ -101,7 +103,7 @@ def _cmd_train(args) -> int:
                   verbose=not args.quiet, solver=args.solver, tol=args.tol,
                   max_memory=None if args.max_memory is None else int(args.max_memory * 1e9),
                   inducing=args.inducing, checkpoint=checkpoint, checkpoint_interval=args.checkpoint_interval,
-                  resume=checkpoint if args.resume else None)
+                  resume=checkpoint if args.resume else None, block_jacobi=args.block_jacobi)
     model.save(args.output)
     f_err = model.arrays["f_err"].item()
     print(f"trained {model!r} in {time.perf_counter() - t0:.1f} s -> {args.output}")

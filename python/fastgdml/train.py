@@ -96,8 +96,9 @@ def train(dataset: Dataset, n_train: int, sigma: float, lam: float = 1e-10, use_
     max_iterations : int
         CG iteration limit (0: automatic).
     block_jacobi : bool
-        CG: add the diagonal 3N x 3N blocks of what the Nyström part misses to the preconditioner. Helps when
-        the kernel's spectrum is flat (many atoms, e.g. Ac-Ala3-NHMe), costs a little where Nyström alone works.
+        CG: add the diagonal 3N x 3N blocks of what the Nyström part misses to the preconditioner. It lowers the
+        condition number on flat spectra, but in measurements CG converged in fewer iterations without it
+        (Ac-Ala3-NHMe, n_train = 300: 902 vs 1795 iterations), hence off by default.
 
     Returns
     -------
