@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -15,7 +16,7 @@ namespace {
 
 using linalg::Op;
 
-constexpr std::int64_t kRowBlock = 4096;  // rows of Kbar per streamed QR block (dtpqrt runs ~1.7x faster than at 2048)
+constexpr std::int64_t kRowBlock = 4096;  // rows of W per streamed QR block (dtpqrt ran ~1.7x faster than at 2048)
 
 std::string format(double v) {
   char buf[32];
@@ -24,10 +25,6 @@ std::string format(double v) {
 }
 
 }  // namespace
-
-std::int64_t NystromPreconditioner::bytes_needed(std::int64_t M, std::int64_t k) {
-  return 8 * (M * k + 2 * k * k + kRowBlock * k);
-}
 
 NystromPreconditioner::NystromPreconditioner(std::int64_t M, double lambda, std::vector<std::int64_t> cols,
                                              const ColumnsFn& columns, const LogFn& log,

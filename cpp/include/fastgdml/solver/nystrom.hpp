@@ -45,9 +45,6 @@ class NystromPreconditioner {
   std::int64_t rank() const { return k_; }
   double jitter() const { return jitter_; }
 
-  // Bytes needed for k columns of an M-row problem (W plus work arrays; blocks not included).
-  static std::int64_t bytes_needed(std::int64_t M, std::int64_t k);
-
  private:
   void solve_L(double* x, bool transposed) const;  // x <- L^-1 x or L^-T x
 
