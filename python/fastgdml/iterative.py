@@ -78,17 +78,19 @@ def load_checkpoint(path: str, task: dict) -> dict:
 
 
 class _Progress:
-    """Iteration, residual, rate and ETA on one stderr line, refreshed at most every 0.5 s."""
+    """Iteration, residual, rate and ETA on stderr: one line refreshed every 0.5 s on a terminal, a new line
+    every 30 s otherwise (log files of batch jobs)."""
 
     def __init__(self, tol: float, enabled: bool):
         self.tol, self.enabled = tol, enabled
+        self.tty = sys.stderr.isatty()
         self.start = self.last_print = time.perf_counter()
         self.history = []  # (time, iteration, log10 residual)
 
     def update(self, it: int, rel: float) -> None:
         now = time.perf_counter()
         self.history.append((now, it, math.log10(max(rel, 1e-300))))
-        if not self.enabled or now - self.last_print < 0.5:
+        if not self.enabled or now - self.last_print < (0.5 if self.tty else 30.0):
             return
         self.last_print = now
         t0, i0, l0 = self.history[max(0, len(self.history) - 50)]
@@ -97,12 +99,12 @@ class _Progress:
         eta = ""
         if slope > 0 and rate > 0:
             eta = f"  eta {max(0.0, (self.history[-1][2] - math.log10(self.tol)) / slope / rate):6.0f} s"
-        sys.stderr.write(f"\rfastgdml CG: iteration {it:6d}  residual {rel:9.3e} (tol {self.tol:.0e})  "
-                         f"{rate:6.2f} it/s{eta}   ")
+        sys.stderr.write(f"{chr(13) if self.tty else ''}fastgdml CG: iteration {it:6d}  residual {rel:9.3e} "
+                         f"(tol {self.tol:.0e})  {rate:6.2f} it/s{eta}   {'' if self.tty else chr(10)}")
         sys.stderr.flush()
 
     def close(self) -> None:
-        if self.enabled:
+        if self.enabled and self.tty:
             sys.stderr.write("\n")
 
 
@@ -139,7 +141,7 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, budget: int, n: int, n_p
         print(f"fastgdml: CG on {M} unknowns, preconditioner up to {inducing} inducing columns "
               f"({inducing * M * 8 / 2**30:.2f} GiB of {budget / 2**30:.2f} GiB budget), tol {tol:g}"
               + (f", resuming at iteration {o.iteration_offset}" if resume else ""), file=sys.stderr, flush=True)
-    progress = _Progress(tol, verbose and sys.stderr.isatty())
+    progress = _Progress(tol, verbose)
     state = {"last_save": time.perf_counter(), "columns": np.asarray(o.columns, dtype=np.int64)}
 
     def save(it, x):
