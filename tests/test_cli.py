@@ -58,3 +58,12 @@ def test_train_with_cg_and_resume(toy, tmp_path, capsys):
     assert not (tmp_path / "m.ckpt.npz").exists()
     with pytest.raises(SystemExit, match="no checkpoint"):
         main(args + ["--resume", "--overwrite"])
+
+
+def test_train_without_sigma_uses_the_documented_default(toy, tmp_path, capsys):
+    ds_path = tmp_path / "toy.npz"
+    toy.save(ds_path)
+    out = tmp_path / "m.npz"
+    assert main(["train", str(ds_path), "--n-train", "10", "--n-valid", "5", "-o", str(out), "-q"]) == 0
+    assert float(np.load(out)["sig"]) == 20.0
+    assert "no --sigma given" in capsys.readouterr().err

@@ -29,8 +29,9 @@ def _build_parser() -> argparse.ArgumentParser:
                        description="Train a GDML/sGDML model on an sGDML dataset .npz and write the model .npz.")
     t.add_argument("dataset", help="sGDML dataset .npz")
     t.add_argument("--n-train", type=_positive_int, required=True, help="number of training geometries")
-    t.add_argument("--sigma", type=float, required=True,
-                   help="kernel length scale (descriptor space); typical: 10-100, e.g. 20 for ethanol, 60 for aspirin")
+    t.add_argument("--sigma", type=float, default=None,
+                   help="kernel length scale in descriptor space (default: 20; sGDML's useful range is 10-100, "
+                        "e.g. 20 for ethanol, 60 for aspirin; compare validation errors to choose)")
     t.add_argument("--lam", type=float, default=1e-10, help="ridge regulariser lambda (default: 1e-10)")
     t.add_argument("--n-valid", type=int, default=None,
                    help="validation geometries from the rest of the dataset (default: up to 1000; 0: none)")
@@ -97,6 +98,10 @@ def _cmd_train(args) -> int:
         if "perms" not in src:
             raise SystemExit(f"fastgdml: error: {args.perms_from} has no key 'perms'")
         perms = src["perms"]
+    if args.sigma is None:
+        args.sigma = 20.0
+        print("fastgdml: no --sigma given, using 20 (check the validation errors; 10-100 is the useful range)",
+              file=sys.stderr)
     t0 = time.perf_counter()
     model = train(dataset, args.n_train, args.sigma, lam=args.lam, use_E=args.use_E,
                   use_E_cstr=args.use_E_cstr, perms=perms, seed=args.seed, n_valid=args.n_valid,
