@@ -55,6 +55,17 @@ void stack_training(const KernelSumInput& in, std::vector<double>& XU, std::vect
   }
 }
 
+// |row|^2 of a rows x D matrix.
+std::vector<double> row_squared_norms(const double* X, std::int64_t rows, std::int64_t D) {
+  std::vector<double> out(rows);
+  for (std::int64_t j = 0; j < rows; ++j) {
+    double s = 0.0;
+    for (std::int64_t m = 0; m < D; ++m) s += X[j * D + m] * X[j * D + m];
+    out[j] = s;
+  }
+  return out;
+}
+
 // Rows of one tile in [r0, r0 + rows): A[r] = P_p^T x_q = x_q[inv_p], r = q G + p.
 void gather_permuted_queries(const KernelSumInput& in, const double* Xq, std::int64_t r0, std::int64_t rows,
                              double* A) {
@@ -105,12 +116,7 @@ std::unique_ptr<PreparedTraining> CpuBackend::prepare(const KernelSumInput& in, 
   if (options.fixed_coefficients) {
     stack_training(in, prep->XU, prep->x2, prep->t);
   } else {
-    prep->x2.resize(n);
-    for (std::int64_t j = 0; j < n; ++j) {
-      double s = 0.0;
-      for (std::int64_t m = 0; m < D; ++m) s += in.X[j * D + m] * in.X[j * D + m];
-      prep->x2[j] = s;
-    }
+    prep->x2 = row_squared_norms(in.X, n, D);
   }
   if (!options.cache_weights) return prep;
   prep->w1.resize(n * G * n);
@@ -147,17 +153,13 @@ void CpuBackend::kernel_sums(const KernelSumInput& in, std::int64_t B, const dou
   if (cached != nullptr && has_b && cached->k.empty())
     throw std::invalid_argument("kernel weights were cached without energy rows but energy coefficients were given");
 
-  std::vector<double> XU_local, x2_local, t_local, q2(B);
+  std::vector<double> XU_local, x2_local, t_local;
   if (prep == nullptr || prep->XU.empty()) stack_training(in, XU_local, x2_local, t_local);
   const bool fixed = prep != nullptr && !prep->XU.empty();
   const std::vector<double>& XU = fixed ? prep->XU : XU_local;
   const std::vector<double>& x2 = fixed ? prep->x2 : x2_local;
   const std::vector<double>& t = fixed ? prep->t : t_local;
-  for (std::int64_t q = 0; q < B; ++q) {
-    double a = 0.0;
-    for (std::int64_t m = 0; m < D; ++m) a += Xq[q * D + m] * Xq[q * D + m];
-    q2[q] = a;
-  }
+  const std::vector<double> q2 = row_squared_norms(Xq, B, D);
 
   const Matern52 kernel(in.sigma);
   const std::int64_t qt = tile_queries(B, n, D, G);
