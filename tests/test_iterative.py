@@ -35,13 +35,14 @@ def dense_nystrom(K, cols, lam):
 
 
 @pytest.mark.parametrize("use_E_cstr", [False, True])
-def test_preconditioner_and_leverage_scores_equal_dense_formulas(problem, use_E_cstr):
+@pytest.mark.parametrize("always_qr", [False, True])
+def test_preconditioner_and_leverage_scores_equal_dense_formulas(problem, use_E_cstr, always_qr):
     lam = 1e-6
     op = _core.KernelOperator(problem, TOY_PERMS, SIG, use_energy=use_E_cstr)
     K = op.assemble()
     cols = np.sort(np.random.default_rng(1).choice(op.size, size=30, replace=False))
-    P = _core.NystromPreconditioner(op, lam, cols)
-    assert P.jitter == 0.0
+    P = _core.NystromPreconditioner(op, lam, cols, single_precision=False, always_qr=always_qr)
+    assert P.jitter == 0.0 and P.used_qr == always_qr
     Kt = dense_nystrom(K, cols, lam)
     dense_inv = np.linalg.inv(Kt + lam * np.eye(len(K)))
     v = np.random.default_rng(2).standard_normal(op.size)
@@ -62,7 +63,7 @@ def test_block_jacobi_preconditioner_equals_dense_formula(problem, use_E_cstr):
     if use_E_cstr:
         np.testing.assert_allclose(energy, np.diag(K)[-len(problem):], rtol=1e-14)
     cols = np.sort(np.random.default_rng(1).choice(op.size, size=30, replace=False))
-    P = _core.NystromPreconditioner(op, lam, cols, block_jacobi=True)
+    P = _core.NystromPreconditioner(op, lam, cols, block_jacobi=True, single_precision=False)
     Kt = dense_nystrom(K, cols, lam)
     B = np.zeros_like(K)
     for i in range(len(problem)):
@@ -74,6 +75,44 @@ def test_block_jacobi_preconditioner_equals_dense_formula(problem, use_E_cstr):
     v = np.random.default_rng(2).standard_normal(op.size)
     ref = dense_inv @ v
     assert np.abs(P.apply(v) - ref).max() <= 1e-7 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("block_jacobi", [False, True])
+def test_single_precision_factor_is_the_exact_inverse_of_its_own_operator(problem, block_jacobi):
+    # W is rounded to float before R is formed, so the apply inverts exactly the operator of the stored W:
+    # lambda (I + W W^T) (plain), or L (I + W W^T) L^T with the block-Jacobi factor L (checked through v's
+    # round trip: P^-1 (P v) = v is what CG needs, symmetric and positive definite).
+    lam = 1e-6
+    op = _core.KernelOperator(problem, TOY_PERMS, SIG)
+    cols = np.sort(np.random.default_rng(1).choice(op.size, size=30, replace=False))
+    Pd = _core.NystromPreconditioner(op, lam, cols, block_jacobi=block_jacobi, single_precision=False)
+    Pf = _core.NystromPreconditioner(op, lam, cols, block_jacobi=block_jacobi)
+    Wd, Wf = Pd.W, Pf.W
+    np.testing.assert_array_equal(Wf, Wd.astype(np.float32).astype(np.float64))
+    assert not np.array_equal(Wf, Wd)
+    v = np.random.default_rng(2).standard_normal(op.size)
+    if not block_jacobi:
+        ref = np.linalg.solve(lam * (np.eye(op.size) + Wf @ Wf.T), v)
+        assert np.abs(Pf.apply(v) - ref).max() <= 1e-8 * np.abs(ref).max()
+    # symmetric positive definite: P^-1 as a dense matrix
+    Pinv = np.stack([Pf.apply(e) for e in np.eye(op.size)])
+    np.testing.assert_allclose(Pinv, Pinv.T, rtol=0, atol=1e-9 * np.abs(Pinv).max())
+    assert np.linalg.eigvalsh(0.5 * (Pinv + Pinv.T)).min() > 0
+
+
+def test_single_precision_preconditioner_keeps_its_quality(problem):
+    # cond(P^-1 A) with W in float within 10% of the double-precision preconditioner's
+    lam = 1e-8
+    op = _core.KernelOperator(problem, TOY_PERMS, SIG)
+    A = op.assemble() + lam * np.eye(op.size)
+    cols = np.sort(np.random.default_rng(1).choice(op.size, size=40, replace=False))
+    conds = []
+    for single in (False, True):
+        P = _core.NystromPreconditioner(op, lam, cols, single_precision=single)
+        Pinv = np.stack([P.apply(e) for e in np.eye(op.size)])
+        ev = np.linalg.eigvals(Pinv @ A).real
+        conds.append(ev.max() / ev.min())
+    assert conds[1] <= 1.1 * conds[0], conds
 
 
 def test_singular_inducing_block_gets_jitter_with_a_message(problem):

@@ -27,6 +27,8 @@ void FASTGDML_BLAS(cblas_dgemv)(int order, int trans, int m, int n, double alpha
                                 const double* x, int incx, double beta, double* y, int incy);
 void FASTGDML_BLAS(cblas_dtrsm)(int order, int side, int uplo, int trans, int diag, int m, int n, double alpha,
                                 const double* A, int lda, double* B, int ldb);
+void FASTGDML_BLAS(cblas_dsyrk)(int order, int uplo, int trans, int n, int k, double alpha, const double* A, int lda,
+                                double beta, double* C, int ldc);
 void FASTGDML_BLAS(cblas_dtrsv)(int order, int uplo, int trans, int diag, int n, const double* A, int lda, double* x,
                                 int incx);
 void FASTGDML_BLAS(dtpqrt_)(const int* m, const int* n, const int* l, const int* nb, double* A, const int* lda,
@@ -72,6 +74,12 @@ void gemv(Op op_a, std::int64_t m, std::int64_t n, double alpha, const double* A
                              to_int(lda, "lda"), x, 1, beta, y, 1);
 }
 
+void gram_upper(std::int64_t m, std::int64_t n, const double* A, double beta, double* C) {
+  // Row-major A (m x n) is column-major A^T (n x m): C = (A^T)(A^T)^T without transposing anything.
+  FASTGDML_BLAS(cblas_dsyrk)(102, 121, 111, to_int(n, "n"), to_int(m, "m"), 1.0, A, to_int(n, "n"), beta, C,
+                             to_int(n, "n"));
+}
+
 void trsm_right(bool lower, Op op_t, std::int64_t m, std::int64_t n, const double* T, double* B, std::int64_t ldb) {
   // B row-major (m x n) is B^T column-major (n x m): B inv(op(T)) == (inv(op(T)^T) B^T)^T, solved from the left.
   FASTGDML_BLAS(cblas_dtrsm)(102, 141, lower ? 122 : 121, op_t == Op::kTrans ? 111 : 112, 131, to_int(n, "n"),
@@ -104,12 +112,15 @@ int cholesky_lower_colmajor(std::int64_t n, double* A) {
   return info;
 }
 
-int cholesky_factor(std::int64_t n, double* A) {
+int cholesky_upper_colmajor(std::int64_t n, double* A) {
   const int nn = to_int(n, "n");
   int info = 0;
-  // Row-major lower triangle == column-major upper triangle of the same symmetric matrix.
   FASTGDML_BLAS(dpotrf_)("U", &nn, A, &nn, &info);
   return info;
+}
+
+int cholesky_factor(std::int64_t n, double* A) {
+  return cholesky_upper_colmajor(n, A);  // row-major lower triangle == column-major upper triangle
 }
 
 void cholesky_solve(std::int64_t n, const double* factored_A, std::int64_t nrhs, double* B) {

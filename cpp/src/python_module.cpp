@@ -177,15 +177,19 @@ solver::LogFn python_log(const py::object& log) {
 
 class PyNystrom {
  public:
-  PyNystrom(const PyKernelOperator& op, double lam, const IntArray& cols, const py::object& log, bool block_jacobi)
+  PyNystrom(const PyKernelOperator& op, double lam, const IntArray& cols, const py::object& log, bool block_jacobi,
+            bool single_precision, bool always_qr)
       : M_(op.size()) {
     std::vector<std::int64_t> c(cols.data(), cols.data() + cols.size());
     const solver::LogFn log_fn = python_log(log);
     py::gil_scoped_release release;
     solver::DiagonalBlocks d;
     if (block_jacobi) d = diagonal_of(op.op());
-    p_ = std::make_unique<solver::NystromPreconditioner>(M_, lam, std::move(c), columns_of(op.op()), log_fn,
-                                                         block_jacobi ? &d : nullptr);
+    solver::NystromOptions options;
+    options.diagonal = block_jacobi ? &d : nullptr;
+    options.single_precision = single_precision;
+    options.always_qr = always_qr;
+    p_ = std::make_unique<solver::NystromPreconditioner>(M_, lam, std::move(c), columns_of(op.op()), log_fn, options);
   }
   Array apply(const Array& v) const {
     require(v.ndim() == 1 && v.shape(0) == M_, "v must have shape (" + std::to_string(M_) + ",)");
@@ -206,6 +210,13 @@ class PyNystrom {
     return out;
   }
   double jitter() const { return p_->jitter(); }
+  bool used_qr() const { return p_->used_qr(); }
+  Array W() const {
+    const solver::TallMatrix& W = p_->W();
+    Array out({W.rows(), W.cols()});
+    W.copy_rows(0, W.rows(), out.mutable_data());
+    return out;
+  }
 
  private:
   std::int64_t M_;
@@ -394,11 +405,14 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("cache_bytes", &PyKernelOperator::cache_bytes);
 
   py::class_<PyNystrom>(m, "NystromPreconditioner")
-      .def(py::init<const PyKernelOperator&, double, const IntArray&, const py::object&, bool>(), py::arg("op"),
-           py::arg("lam"), py::arg("cols"), py::arg("log") = py::none(), py::arg("block_jacobi") = false)
+      .def(py::init<const PyKernelOperator&, double, const IntArray&, const py::object&, bool, bool, bool>(),
+           py::arg("op"), py::arg("lam"), py::arg("cols"), py::arg("log") = py::none(), py::arg("block_jacobi") = false,
+           py::arg("single_precision") = true, py::arg("always_qr") = false)
       .def("apply", &PyNystrom::apply, py::arg("v"), "(K~ + lam I)^-1 v")
       .def("leverage_scores", &PyNystrom::leverage_scores)
-      .def_property_readonly("jitter", &PyNystrom::jitter);
+      .def_property_readonly("jitter", &PyNystrom::jitter)
+      .def_property_readonly("used_qr", &PyNystrom::used_qr, "R from the streamed QR instead of Cholesky")
+      .def_property_readonly("W", &PyNystrom::W, "the stored factor W (M, k) as float64");
 
   py::class_<solver::IterativeOptions>(m, "IterativeOptions")
       .def(py::init<>())
@@ -415,7 +429,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("seed", &solver::IterativeOptions::seed)
       .def_readwrite("columns", &solver::IterativeOptions::columns)
       .def_readwrite("iteration_offset", &solver::IterativeOptions::iteration_offset)
-      .def_readwrite("block_jacobi", &solver::IterativeOptions::block_jacobi);
+      .def_readwrite("block_jacobi", &solver::IterativeOptions::block_jacobi)
+      .def_readwrite("single_precision", &solver::IterativeOptions::single_precision);
 
   m.def("solve_iterative", &solve_iterative, py::arg("op"), py::arg("y"), py::arg("x0"), py::arg("options"),
         py::arg("monitor") = py::none(), py::arg("log") = py::none(),

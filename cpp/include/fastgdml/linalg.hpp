@@ -20,10 +20,16 @@ int cholesky_factor(std::int64_t n, double* A);
 // Cholesky factor L (lower, column-major) of a column-major symmetric matrix, in place; LAPACK info.
 int cholesky_lower_colmajor(std::int64_t n, double* A);
 void cholesky_solve(std::int64_t n, const double* factored_A, std::int64_t nrhs, double* B);
+// Cholesky factor R (upper, column-major; R^T R = A) of a column-major symmetric matrix whose upper triangle
+// holds the data, in place; LAPACK info.
+int cholesky_upper_colmajor(std::int64_t n, double* A);
 
 // y = alpha op(A) x + beta y, A row-major (m x n).
 void gemv(Op op_a, std::int64_t m, std::int64_t n, double alpha, const double* A, std::int64_t lda, const double* x,
           double beta, double* y);
+
+// Upper triangle of C (n x n, column-major) <- A^T A + beta C for A (m x n, row-major): BLAS syrk.
+void gram_upper(std::int64_t m, std::int64_t n, const double* A, double beta, double* C);
 
 // Triangular matrices are stored column-major (LAPACK's own layout) below.
 // B (m x n, row-major) <- B * inv(op(T)) for T triangular (n x n, lower or upper).

@@ -23,7 +23,10 @@ IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const 
     if (scores.empty()) {
       const std::int64_t k0 = std::min(options.score_columns > 0 ? options.score_columns : std::min<std::int64_t>(k, 500), M);
       if (log) log("leverage scores from " + std::to_string(k0) + " uniformly sampled columns");
-      scores = NystromPreconditioner(M, lambda, sample_uniform(M, k0, options.seed), columns, log).leverage_scores();
+      NystromOptions plain;
+      plain.single_precision = options.single_precision;
+      scores = NystromPreconditioner(M, lambda, sample_uniform(M, k0, options.seed), columns, log, plain)
+                   .leverage_scores();
     }
     return sample_by_scores(scores, count, seed);
   };
@@ -39,8 +42,10 @@ IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const 
     if (log)
       log("building the Nyström preconditioner with " + std::to_string(cols.size()) + " inducing columns" +
           (options.block_jacobi ? " and block-Jacobi correction" : ""));
-    P = std::make_unique<NystromPreconditioner>(M, lambda, std::move(cols), columns, log,
-                                                options.block_jacobi ? &blocks : nullptr);
+    NystromOptions nystrom;
+    nystrom.diagonal = options.block_jacobi ? &blocks : nullptr;
+    nystrom.single_precision = options.single_precision;
+    P = std::make_unique<NystromPreconditioner>(M, lambda, std::move(cols), columns, log, nystrom);
   };
   const LinearMap identity = [&](const double* v, double* out) { std::copy(v, v + M, out); };
   const LinearMap precondition = [&](const double* v, double* out) { P->apply(v, out); };

@@ -33,6 +33,7 @@ struct IterativeOptions {
   std::vector<std::int64_t> columns;     // start from these inducing columns (resume) instead of sampling
   std::int64_t iteration_offset = 0;     // iterations already done (resume)
   bool block_jacobi = false;             // add blockdiag(K - K~) to the Nyström preconditioner
+  bool single_precision = true;          // store the Nyström factor W in float (see tall_matrix.hpp)
 };
 
 // K's diagonal blocks for the block-Jacobi correction (called once, when options.block_jacobi).

@@ -1,0 +1,57 @@
+// A tall row-major matrix (rows x cols) for the Nyström factor W, stored in double while it is built and
+// optionally narrowed to float afterwards.
+//
+// Why float: each CG iteration reads W twice (W^T a, then W t) and those two products are memory-bound, so
+// float storage halves the preconditioner's time per iteration and its memory. The products accumulate in
+// double and the Woodbury inner factor is computed from the float-rounded values (round_to_single before the
+// Gram/QR), so the preconditioner stays the exact inverse of lambda (I + W W^T) for the stored W: symmetric
+// positive definite, just built from a W perturbed by 6e-8 relative (measured: aspirin n=200, 1388 columns,
+// 110 CG iterations instead of 100).
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <utility>
+
+namespace fastgdml::solver {
+
+class TallMatrix {
+ public:
+  TallMatrix() = default;
+  TallMatrix(std::int64_t rows, std::int64_t cols);  // double storage, zeroed
+  ~TallMatrix() { std::free(data_); }
+  TallMatrix(const TallMatrix&) = delete;
+  TallMatrix& operator=(const TallMatrix&) = delete;
+  TallMatrix(TallMatrix&& o) noexcept { *this = std::move(o); }
+  TallMatrix& operator=(TallMatrix&& o) noexcept {
+    std::swap(rows_, o.rows_);
+    std::swap(cols_, o.cols_);
+    std::swap(single_, o.single_);
+    std::swap(data_, o.data_);
+    return *this;
+  }
+
+  std::int64_t rows() const { return rows_; }
+  std::int64_t cols() const { return cols_; }
+  bool single() const { return single_; }
+  std::int64_t bytes() const { return rows_ * cols_ * (single_ ? 4 : 8); }
+
+  double* doubles();  // only before narrow()
+  const double* doubles() const;
+
+  void round_to_single();  // entries <- float(entry), still stored as double
+  void narrow();           // float storage, in place (the buffer shrinks to half)
+
+  // t = W^T a (a: rows, t: cols) and out -= W s (s: cols, out: rows); double accumulation, OpenMP.
+  void multiply_transposed(const double* a, double* t) const;
+  void subtract_product(const double* s, double* out) const;
+  // Rows [r0, r0 + count) as doubles into dst (count x cols, row-major).
+  void copy_rows(std::int64_t r0, std::int64_t count, double* dst) const;
+
+ private:
+  std::int64_t rows_ = 0, cols_ = 0;
+  bool single_ = false;
+  void* data_ = nullptr;
+};
+
+}  // namespace fastgdml::solver
