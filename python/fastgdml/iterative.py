@@ -37,15 +37,16 @@ def inducing_columns_for_budget(M: int, budget: int, fixed: int) -> int:
 
 
 def default_inducing(M: int, k_budget: int) -> int:
-    """Inducing columns when the user gives none: 4% of the unknowns (at least 2000), within the budget.
+    """Inducing columns when the user gives none: 4% of the unknowns (at least 1700), within the budget.
 
-    Measured on aspirin (sigma 60, 6 perms, tol 1e-4; at most k columns, CG starting with k / 1.44):
-    n_train = 1000 (M = 63000): k = 700 / 1400 / 2800 / 5400 took 940 / 514 / 121 / 46 iterations and
-    225 / 134 / 66 / 97 s; n_train = 400 (M = 25200): k = 1008 / 2000 / 3000 took 523 / 146 / 65 iterations and
-    27.5 / 14.4 / 15.9 s. The streamed QR of the preconditioner (O(M k^2)) dominates for large k, CG iterations
-    for small k.
+    Measured on aspirin (sigma 60, 6 perms, tol 1e-4, float W, Cholesky-built R): n_train = 400 (M = 25200):
+    k = 1000 / 1388 / 1700 / 2000 / 2400 took 311 / 152 / 97 / 73 / 56 iterations and 11.7 / 8.0 / 7.4 / 7.8 /
+    10.6 s; n_train = 200 (M = 12600): k = 700 / 1000 / 1388 / 1700 / 2000: 358 / 199 / 95 / 64 / 48 iterations,
+    4.1 / 3.0 / 2.8 / 2.8 / 3.2 s. Earlier (double W, QR-built R), n_train = 1000 (M = 63000): k = 700 / 1400 /
+    2800 / 5400: 940 / 514 / 121 / 46 iterations. The preconditioner's build (O(M k^2)) dominates for large k,
+    CG iterations for small k.
     """
-    return min(k_budget, max(2000, int(0.04 * M)))
+    return min(k_budget, max(1700, int(0.04 * M)))
 
 
 class CheckpointError(ValueError):
@@ -123,9 +124,9 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, budget: int, n: int, n_p
     elif inducing > k_budget:
         raise MemoryError(f"{inducing} inducing columns need {inducing * M * _BYTES_PER_ENTRY / 2**30:.1f} GiB but "
                           f"the memory budget leaves room for {k_budget}; raise max_memory or lower inducing")
-    start = max(1, int(inducing / 1.2 ** 2)) if inducing > 0 else 0  # room for two growth steps on stalls
+    grown = min(k_budget, int(inducing * 1.2 ** 2))  # room for two growth steps on stalls, within the budget
     o = _core.IterativeOptions()
-    o.lam, o.tol, o.inducing, o.max_inducing, o.seed = lam, tol, start, inducing, seed
+    o.lam, o.tol, o.inducing, o.max_inducing, o.seed = lam, tol, inducing, max(inducing, grown), seed
     o.block_jacobi = block_jacobi
     if max_iterations:
         o.max_iterations = max_iterations
@@ -138,8 +139,9 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, budget: int, n: int, n_p
             o.columns = [int(c) for c in ck["columns"]]
     log = (lambda msg: print(f"fastgdml: {msg}", file=sys.stderr, flush=True)) if verbose else None
     if verbose:
-        print(f"fastgdml: CG on {M} unknowns, preconditioner up to {inducing} inducing columns "
-              f"({inducing * M * 8 / 2**30:.2f} GiB of {budget / 2**30:.2f} GiB budget), tol {tol:g}"
+        print(f"fastgdml: CG on {M} unknowns, preconditioner with {inducing} inducing columns (up to "
+              f"{o.max_inducing} on stalls; {o.max_inducing * M * 8 / 2**30:.2f} GiB of {budget / 2**30:.2f} GiB "
+              f"budget), tol {tol:g}"
               + (f", resuming at iteration {o.iteration_offset}" if resume else ""), file=sys.stderr, flush=True)
     progress = _Progress(tol, verbose)
     state = {"last_save": time.perf_counter(), "columns": np.asarray(o.columns, dtype=np.int64)}

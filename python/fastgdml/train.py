@@ -87,7 +87,8 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
     tol : float
         CG stopping tolerance on |r| / |y| (normalised labels).
     inducing : int, optional
-        Inducing columns of the CG's Nyström preconditioner (default: as many as the memory budget allows).
+        Inducing columns of the CG's Nyström preconditioner (default: 4% of the unknowns, at least 1700, within
+        ``max_memory``). On a stall CG restarts with 1.2x as many, at most twice, while the budget allows.
     checkpoint : str, optional
         CG: write the current iterate to this file (atomically) every ``checkpoint_interval`` seconds and when
         the solve ends unconverged.

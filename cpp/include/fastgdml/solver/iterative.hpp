@@ -23,7 +23,7 @@ struct IterativeOptions {
   double tol = 1e-4;                     // stop at |r| <= tol |y|
   std::int64_t inducing = 0;             // k inducing columns (0: none, plain CG)
   std::int64_t max_inducing = 0;         // memory cap on k after growth (0: k)
-  std::int64_t score_columns = 0;        // uniform columns of the leverage-score factor (0: min(k, 500))
+  std::int64_t score_columns = 0;        // uniform columns of the leverage-score factor (0: min(k, max(100, k/10)))
   double growth = 1.2;                   // k growth factor on a stall
   int max_restarts = 6;                  // preconditioner rebuilds after stalls
   std::int64_t max_iterations = 0;       // over all restarts (0: 20 M^(1/2) + 1000)
