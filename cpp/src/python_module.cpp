@@ -4,11 +4,13 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "fastgdml/assignment.hpp"
 #include "fastgdml/kernel_operator.hpp"
 #include "fastgdml/layout.hpp"
 #include "fastgdml/linalg.hpp"
@@ -365,6 +367,24 @@ Array gemm_abt(const Array& A, const Array& B) {
   return C;
 }
 
+// Minimum-cost assignment of each (n, n) cost matrix in costs (n, n) or (B, n, n): col[r] per matrix.
+IntArray assign_batch(const Array& costs) {
+  require((costs.ndim() == 2 || costs.ndim() == 3) && costs.shape(costs.ndim() - 1) == costs.shape(costs.ndim() - 2),
+          "costs must have shape (n, n) or (B, n, n)");
+  const std::int64_t n = costs.shape(costs.ndim() - 1), B = costs.ndim() == 3 ? costs.shape(0) : 1;
+  const double* c = costs.data();
+  for (std::int64_t i = 0; i < B * n * n; ++i)
+    require(std::isfinite(c[i]), "linear_assignment: costs must be finite (use a large penalty, not inf)");
+  IntArray out(costs.ndim() == 3 ? std::vector<py::ssize_t>{B, n} : std::vector<py::ssize_t>{n});
+  std::int64_t* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+#pragma omp parallel for schedule(dynamic, 8) if (B > 16)
+    for (std::int64_t b = 0; b < B; ++b) fastgdml::linear_assignment(n, c + b * n * n, o + b * n);
+  }
+  return out;
+}
+
 void set_num_threads(int n) {
   require(n >= 1, "number of threads must be >= 1");
   omp_set_num_threads(n);
@@ -382,6 +402,8 @@ PYBIND11_MODULE(_core, m) {
         "Descriptor index maps delta_p (G, D) of atom permutations (G, N).");
   m.def("cholesky_solve_inplace", &cholesky_solve_inplace, py::arg("K"), py::arg("y"),
         "Solve K x = y for SPD K; y is overwritten by x and K by its Cholesky factor.");
+  m.def("linear_assignment", &assign_batch, py::arg("costs"),
+        "Minimum-cost assignment: for costs (n, n) or (B, n, n), the column of each row, (n,) or (B, n).");
   m.def("gemm_abt", &gemm_abt, py::arg("A"), py::arg("B"), "A B^T with the core's BLAS (for benchmarks).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"), "Threads for the OpenMP loops and BLAS.");
   m.def("get_num_threads", []() { return omp_get_max_threads(); });

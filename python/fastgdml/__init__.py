@@ -13,6 +13,7 @@ from ._core import set_num_threads, get_num_threads
 from .dataset import Dataset, DatasetError
 from .model import Model, ModelError
 from .train import train
+from .permutations import find_permutations
 
 __all__ = [
     "__version__",
@@ -21,6 +22,7 @@ __all__ = [
     "Model",
     "ModelError",
     "train",
+    "find_permutations",
     "Calculator",
     "set_num_threads",
     "get_num_threads",

@@ -41,6 +41,12 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="add energy constraints to the kernel")
     t.add_argument("--perms-from", metavar="FILE",
                    help="take the atom permutations from this dataset or model file (key 'perms')")
+    t.add_argument("--symmetries", choices=("auto", "none"), default="auto",
+                   help="without --perms-from or a 'perms' key in the dataset: find the permutation group from the "
+                        "training geometries (auto) or use none (default: auto)")
+    t.add_argument("--max-perms", type=_positive_int, default=100,
+                   help="size budget of the automatic symmetry search (default: 100; training cost grows "
+                        "linearly with it)")
     t.add_argument("--seed", type=int, default=0, help="seed of the train/validation sampling (default: 0)")
     t.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -109,10 +115,12 @@ def _cmd_train(args) -> int:
                   verbose=not args.quiet, solver=args.solver, tol=args.tol,
                   max_memory=None if args.max_memory is None else int(args.max_memory * 1e9),
                   inducing=args.inducing, checkpoint=checkpoint, checkpoint_interval=args.checkpoint_interval,
-                  resume=checkpoint if args.resume else None, block_jacobi=args.block_jacobi)
+                  resume=checkpoint if args.resume else None, block_jacobi=args.block_jacobi,
+                  symmetries=args.symmetries, max_perms=args.max_perms)
     model.save(args.output)
     f_err = model.arrays["f_err"].item()
     print(f"trained {model!r} in {time.perf_counter() - t0:.1f} s -> {args.output}")
+    print(f"  symmetry group: {len(model.perms)} permutation(s)")
     if np.isfinite(f_err["mae"]):
         e_err = model.arrays.get("e_err")
         e_txt = "" if e_err is None else f", energy MAE {e_err.item()['mae']:.4g}"

@@ -26,6 +26,7 @@ from .dataset import Dataset
 from .metrics import prediction_errors
 from .model import Model
 from .sampling import stratified_sample
+from .permutations import find_permutations
 from .symmetry import descriptor_permutation_table, validate_perms
 
 
@@ -45,7 +46,8 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
           idxs_train=None, mask=None, max_memory: Optional[int] = None, validate: bool = True,
           verbose: bool = False, solver: str = "auto", tol: float = 1e-4, inducing: Optional[int] = None,
           checkpoint: Optional[str] = None, checkpoint_interval: float = 300.0, resume: Optional[str] = None,
-          max_iterations: int = 0, block_jacobi: bool = False) -> Model:
+          max_iterations: int = 0, block_jacobi: bool = False, symmetries: str = "auto",
+          max_perms: int = 100) -> Model:
     """Train a model on ``dataset`` with the closed-form (Cholesky) solver.
 
     Parameters
@@ -64,7 +66,13 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
     use_E_cstr : bool
         Add energy constraints (energy rows/columns in K); implies ``use_E``.
     perms : array (P, N), optional
-        Atom permutations (a group, identity included). Default: ``dataset.perms``, else the identity alone.
+        Atom permutations (a group, identity included). Default: ``dataset.perms``, else as ``symmetries`` says.
+    symmetries : {"auto", "none"}
+        Without ``perms`` and without a ``perms`` key in the dataset: "auto" finds the permutation group from the
+        training geometries (:func:`fastgdml.find_permutations`, at most ``max_perms`` elements); "none" uses the
+        identity alone.
+    max_perms : int
+        Size budget of the automatic search (default 100; training cost grows linearly with the group size).
     seed : int
         Seed of the train/validation sampling.
     n_valid : int, optional
@@ -136,8 +144,17 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
         raise ValueError(f"n_valid must be between 0 and the {n_rest} geometries not used for training")
     idxs_valid = stratified_sample(E_for_sampling, n_valid, rng, n_total=M, exclude=idxs_train)
 
-    if perms is None:
-        perms = dataset.perms if dataset.perms is not None else np.arange(N)[None, :]
+    if symmetries not in ("auto", "none"):
+        raise ValueError(f"symmetries must be 'auto' or 'none', got {symmetries!r}")
+    if perms is None and symmetries == "none":
+        perms = np.arange(N)[None, :]
+    elif perms is None and dataset.perms is not None:
+        perms = dataset.perms
+    elif perms is None:
+        perms, search = find_permutations(dataset.R[idxs_train], dataset.z, lattice=dataset.lattice,
+                                          max_size=max_perms, seed=seed, report=True)
+        if verbose:
+            print("fastgdml: symmetry search: " + search.describe(), file=sys.stderr, flush=True)
     perms = validate_perms(perms, N)
 
     n = len(idxs_train)
