@@ -60,10 +60,16 @@ def test_train_with_cg_and_resume(toy, tmp_path, capsys):
         main(args + ["--resume", "--overwrite"])
 
 
-def test_train_without_sigma_uses_the_documented_default(toy, tmp_path, capsys):
+def test_train_without_sigma_searches_it_on_the_validation_set(toy, tmp_path, capsys):
     ds_path = tmp_path / "toy.npz"
     toy.save(ds_path)
     out = tmp_path / "m.npz"
     assert main(["train", str(ds_path), "--n-train", "10", "--n-valid", "5", "-o", str(out), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "sigma search:" in text and "<- best" in text
+    best = float(text.split("best sigma ")[1].split()[0])
+    assert float(np.load(out)["sig"]) == pytest.approx(best, rel=1e-5)
+    assert main(["train", str(ds_path), "--n-train", "10", "--n-valid", "0", "-o", str(out), "-q",
+                 "--overwrite"]) == 0
     assert float(np.load(out)["sig"]) == 20.0
-    assert "no --sigma given" in capsys.readouterr().err
+    assert "using 20" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from .dataset import Dataset, DatasetError
 from .model import Model, ModelError
 from .train import train
 from .permutations import find_permutations
+from .search import search_sigma
 
 __all__ = [
     "__version__",
@@ -23,6 +24,7 @@ __all__ = [
     "ModelError",
     "train",
     "find_permutations",
+    "search_sigma",
     "Calculator",
     "set_num_threads",
     "get_num_threads",

@@ -30,8 +30,9 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("dataset", help="sGDML dataset .npz")
     t.add_argument("--n-train", type=_positive_int, required=True, help="number of training geometries")
     t.add_argument("--sigma", type=float, default=None,
-                   help="kernel length scale in descriptor space (default: 20; sGDML's useful range is 10-100, "
-                        "e.g. 20 for ethanol, 60 for aspirin; compare validation errors to choose)")
+                   help="kernel length scale in descriptor space (default: searched on the validation set, "
+                        "starting at 20: bracketing + golden section in log sigma, about 10 trainings; without "
+                        "validation geometries (--n-valid 0) 20 is used)")
     t.add_argument("--lam", type=float, default=1e-10, help="ridge regulariser lambda (default: 1e-10)")
     t.add_argument("--n-valid", type=int, default=None,
                    help="validation geometries from the rest of the dataset (default: up to 1000; 0: none)")
@@ -105,18 +106,24 @@ def _cmd_train(args) -> int:
         if "perms" not in src:
             raise SystemExit(f"fastgdml: error: {args.perms_from} has no key 'perms'")
         perms = src["perms"]
-    if args.sigma is None:
-        args.sigma = 20.0
-        print("fastgdml: no --sigma given, using 20 (check the validation errors; 10-100 is the useful range)",
-              file=sys.stderr)
+    kw = dict(lam=args.lam, use_E=args.use_E, use_E_cstr=args.use_E_cstr, perms=perms, verbose=not args.quiet,
+              solver=args.solver, tol=args.tol,
+              max_memory=None if args.max_memory is None else int(args.max_memory * 1e9), inducing=args.inducing,
+              block_jacobi=args.block_jacobi, symmetries=args.symmetries, max_perms=args.max_perms)
     t0 = time.perf_counter()
-    model = train(dataset, args.n_train, args.sigma, lam=args.lam, use_E=args.use_E,
-                  use_E_cstr=args.use_E_cstr, perms=perms, seed=args.seed, n_valid=args.n_valid,
-                  verbose=not args.quiet, solver=args.solver, tol=args.tol,
-                  max_memory=None if args.max_memory is None else int(args.max_memory * 1e9),
-                  inducing=args.inducing, checkpoint=checkpoint, checkpoint_interval=args.checkpoint_interval,
-                  resume=checkpoint if args.resume else None, block_jacobi=args.block_jacobi,
-                  symmetries=args.symmetries, max_perms=args.max_perms)
+    if args.sigma is None and args.n_valid != 0:
+        if args.resume:
+            raise SystemExit("fastgdml: error: --resume continues one training; give its --sigma")
+        from .search import search_sigma
+
+        model, scan = search_sigma(dataset, args.n_train, seed=args.seed, n_valid=args.n_valid, **kw)
+        print(f"sigma search: {scan.trainings} trainings, best sigma {scan.best:g}\n{scan.table()}")
+    else:
+        if args.sigma is None:
+            args.sigma = 20.0
+            print("fastgdml: no --sigma and no validation set (--n-valid 0): using 20", file=sys.stderr)
+        model = train(dataset, args.n_train, args.sigma, seed=args.seed, n_valid=args.n_valid, checkpoint=checkpoint,
+                      checkpoint_interval=args.checkpoint_interval, resume=checkpoint if args.resume else None, **kw)
     model.save(args.output)
     f_err = model.arrays["f_err"].item()
     print(f"trained {model!r} in {time.perf_counter() - t0:.1f} s -> {args.output}")

@@ -1,0 +1,169 @@
+"""Kernel length-scale (sigma) search on the validation set (issue: dataset to validated model).
+
+The reference package trains on a fixed sigma grid, scanning upward with an early stop (FORMATS.md §7). Here
+the validation force RMSE is minimised over log(sigma) by bracketing (steps of a factor ``step`` from the
+start value until the best sigma has a worse neighbour on both sides) and then golden-section search to a
+relative width of ``rtol``: about 9-11 trainings instead of a grid's 20-30. Training indices, validation
+indices and permutations are fixed after the first training, so every sigma is scored on the same task.
+A best sigma on the limit of the allowed range [lo, hi] is reported with a warning, never returned silently.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from .dataset import Dataset
+from .metrics import prediction_errors
+from .model import Model
+
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+
+
+@dataclass
+class SigmaScan:
+    """Every sigma trained, with its validation errors, and the chosen one."""
+    sigmas: List[float] = field(default_factory=list)
+    errors: List[Dict[str, float]] = field(default_factory=list)   # prediction_errors() of each sigma
+    best: float = float("nan")
+    at_limit: bool = False
+
+    @property
+    def trainings(self) -> int:
+        return len(self.sigmas)
+
+    def table(self) -> str:
+        rows = sorted(zip(self.sigmas, self.errors))
+        lines = ["    sigma   valid F RMSE   valid E RMSE"]
+        lines += [f"  {s:7.3g}   {e['f_rmse']:12.4g}   {e['e_rmse']:12.4g}" + ("   <- best" if s == self.best else "")
+                  for s, e in rows]
+        return "\n".join(lines)
+
+
+def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: float = 2.0, rtol: float = 1.15,
+                 lo: float = 0.5, hi: float = 5000.0, n_valid: Optional[int] = None, seed: int = 0,
+                 verbose: bool = False, **train_kw):
+    """Train with the sigma of lowest validation force RMSE. Returns ``(model, SigmaScan)``.
+
+    Parameters
+    ----------
+    dataset, n_train, seed
+        As for :func:`fastgdml.train`; the first training samples the training and validation sets (and finds
+        the permutations), all later ones reuse them.
+    sigma0 : float
+        Start of the search (default 20).
+    step : float
+        Factor between the first sigmas tried while bracketing (default 2).
+    rtol : float
+        Stop when the bracket [a, c] around the best sigma has c / a <= rtol (default 1.15).
+    lo, hi : float
+        Allowed range of sigma; a best sigma at a limit gives a warning and ``scan.at_limit``.
+    n_valid : int, optional
+        Validation geometries (default: up to 1000 of the rest); must be > 0.
+    verbose : bool
+        One line per training (sigma, validation errors) on stderr, the scan table at the end.
+    **train_kw
+        Passed to :func:`fastgdml.train` (lam, use_E_cstr, solver, max_memory, symmetries, ...).
+
+    Returns
+    -------
+    model : Model
+        Trained with the best sigma; ``idxs_valid``, ``f_err`` and ``e_err`` hold its validation set and errors.
+    scan : SigmaScan
+    """
+    from .train import train
+
+    if not (0 < lo <= sigma0 <= hi) or step <= 1 or rtol <= 1:
+        raise ValueError(f"need 0 < lo <= sigma0 <= hi, step > 1, rtol > 1; got lo={lo}, sigma0={sigma0}, hi={hi}, "
+                         f"step={step}, rtol={rtol}")
+    for key in ("idxs_train", "validate", "n_valid"):
+        if key in train_kw:
+            raise TypeError(f"search_sigma chooses {key} itself")
+    scan = SigmaScan()
+    models: Dict[float, Model] = {}
+    task: dict = {}
+
+    def score(log_sigma: float) -> float:
+        sigma = float(np.exp(log_sigma))
+        sigma = float(f"{sigma:.6g}")
+        if sigma in models:
+            return scan.errors[scan.sigmas.index(sigma)]["f_rmse"]
+        if not task:
+            model = train(dataset, n_train, sigma, seed=seed, n_valid=n_valid, validate=False, **train_kw)
+            task.update(idxs_train=model.idxs_train, idxs_valid=model.idxs_valid, perms=model.perms)
+            if len(task["idxs_valid"]) == 0:
+                raise ValueError("search_sigma needs validation geometries (n_valid > 0 and a dataset larger "
+                                 "than n_train)")
+        else:
+            kw = dict(train_kw)
+            kw.setdefault("perms", task["perms"])
+            model = train(dataset, n_train, sigma, seed=seed, idxs_train=task["idxs_train"], n_valid=0,
+                          validate=False, **kw)
+        err = prediction_errors(model, dataset, task["idxs_valid"])
+        models[sigma] = model
+        scan.sigmas.append(sigma)
+        scan.errors.append(err)
+        if verbose:
+            print(f"fastgdml: sigma {sigma:8.4g}: validation F RMSE {err['f_rmse']:.4g}, E RMSE {err['e_rmse']:.4g}",
+                  file=sys.stderr, flush=True)
+        return err["f_rmse"]
+
+    # Bracket in x = log(sigma): walk downhill in steps of log(step) until both neighbours are worse.
+    h, x_lo, x_hi = math.log(step), math.log(lo), math.log(hi)
+    x = math.log(sigma0)
+    pts = {x: score(x)}
+    for nb in (x - h, x + h):
+        if x_lo <= nb <= x_hi:
+            pts[nb] = score(nb)
+    while True:
+        xs = sorted(pts)
+        best = min(xs, key=pts.get)
+        i = xs.index(best)
+        if 0 < i < len(xs) - 1:
+            a, b, c = xs[i - 1], best, xs[i + 1]
+            break
+        nxt = best - h if i == 0 else best + h
+        if not x_lo <= nxt <= x_hi:
+            nxt = min(max(nxt, x_lo), x_hi)
+            if nxt in pts or abs(nxt - best) < 1e-12:
+                a = b = c = best  # optimum at a limit of the allowed range
+                scan.at_limit = True
+                break
+        pts[nxt] = score(nxt)
+
+    # Golden-section search on [a, c] with b inside.
+    while not scan.at_limit and c - a > math.log(rtol):
+        if b - a > c - b:
+            t = b - (1 - _GOLDEN) * (b - a)
+            if score(t) < pts.setdefault(b, score(b)):
+                c, b = b, t
+            else:
+                a = t
+            pts[t] = score(t)
+        else:
+            t = b + (1 - _GOLDEN) * (c - b)
+            if score(t) < pts.setdefault(b, score(b)):
+                a, b = b, t
+            else:
+                c = t
+            pts[t] = score(t)
+
+    scan.best = min(models, key=lambda s: scan.errors[scan.sigmas.index(s)]["f_rmse"])
+    if scan.at_limit:
+        warnings.warn(f"search_sigma: the best sigma {scan.best:g} lies at the limit of the allowed range "
+                      f"[{lo:g}, {hi:g}]; widen lo/hi (validation errors still fall beyond it)", RuntimeWarning,
+                      stacklevel=2)
+    if verbose:
+        print("fastgdml: sigma scan\n" + scan.table(), file=sys.stderr, flush=True)
+    model = models[scan.best]
+    err = scan.errors[scan.sigmas.index(scan.best)]
+    arrays = dict(model.arrays)
+    arrays["idxs_valid"] = np.asarray(task["idxs_valid"], dtype=np.int64)
+    arrays["f_err"] = np.array({"mae": float(err["f_mae"]), "rmse": float(err["f_rmse"])}, dtype=object)
+    if "e_err" in arrays:
+        arrays["e_err"] = np.array({"mae": float(err["e_mae"]), "rmse": float(err["e_rmse"])}, dtype=object)
+    return Model(arrays), scan

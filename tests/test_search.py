@@ -1,0 +1,37 @@
+"""Sigma search against a dense sigma grid on a small rotor molecule with Morse labels."""
+import numpy as np
+import pytest
+
+import fastgdml
+from fastgdml.metrics import prediction_errors
+from fastgdml.search import search_sigma
+
+from test_permutations import rotor_dataset
+
+
+@pytest.fixture(scope="module")
+def data():
+    return rotor_dataset(count=120, seed=7)
+
+
+def test_search_reaches_the_grid_optimum_with_half_the_trainings(data):
+    model, scan = search_sigma(data, 40, sigma0=5.0, n_valid=60, symmetries="none")
+    grid = np.geomspace(0.5, 50, 26)
+    errors = [prediction_errors(fastgdml.train(data, 40, s, idxs_train=model.idxs_train, n_valid=0, validate=False,
+                                               symmetries="none"), data, model.idxs_valid)["f_rmse"] for s in grid]
+    g = grid[int(np.argmin(errors))]
+    step = grid[1] / grid[0]
+    assert g / step <= scan.best <= g * step, (scan.best, g)
+    assert scan.trainings <= len(grid) // 2
+    assert model.sigma == scan.best and not scan.at_limit
+    assert model.arrays["f_err"].item()["rmse"] == pytest.approx(min(e["f_rmse"] for e in scan.errors))
+    assert len(model.idxs_valid) == 60 and not set(model.idxs_valid) & set(model.idxs_train)
+    assert "<- best" in scan.table()
+
+
+def test_best_sigma_at_the_limit_warns(data):
+    with pytest.warns(RuntimeWarning, match="limit"):
+        _, scan = search_sigma(data, 40, sigma0=2.0, lo=1.0, hi=4.0, n_valid=60, symmetries="none")
+    assert scan.at_limit and scan.best == 4.0
+    with pytest.raises(ValueError, match="sigma0"):
+        search_sigma(data, 40, sigma0=10.0, hi=4.0)
