@@ -10,6 +10,7 @@ leaves a truncated file where a good one was.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
@@ -82,21 +83,32 @@ def load_npz(path) -> dict:
         raise NpzError(f"{path}: corrupt .npz archive ({exc})") from None
 
 
-def save_npz_atomic(path, arrays: dict) -> None:
-    """``np.savez_compressed`` to a temporary file next to ``path``, fsync, then rename over ``path``."""
-    path = os.fspath(path)
+@contextlib.contextmanager
+def atomic_path(path: str, suffix: str = ""):
+    """Yield a temporary file name next to ``path``; after the block, fsync it and rename it over ``path``.
+
+    On any error (or Ctrl-C) the temporary file is removed and an existing ``path`` stays untouched.
+    """
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix or os.path.splitext(path)[1], dir=directory)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def save_npz_atomic(path, arrays: dict) -> None:
+    """``np.savez_compressed`` to a temporary file next to ``path``, fsync, then rename over ``path``."""
+    path = os.fspath(path)
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
 
 
 def as_str(value) -> str:

@@ -82,7 +82,40 @@ def _build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="describe a dataset or model file")
     i.add_argument("file", help="dataset or model .npz")
+
+    c = sub.add_parser("convert", help="trajectory with energies and forces (any ASE format) <-> dataset .npz",
+                       description="IN.npz -> OUT (extxyz in eV, eV/Ang, Ang), or any file ASE reads with energies "
+                                   "and forces (extxyz, .traj, ASE db, ...) -> OUT.npz. Needs ASE.")
+    c.add_argument("input")
+    c.add_argument("output")
+    c.add_argument("--e-unit", default="kcal/mol",
+                   help="energy unit of the dataset written (default: kcal/mol; also kJ/mol, eV, meV, Hartree)")
+    c.add_argument("--r-unit", default="Ang", help="length unit of the dataset written (default: Ang; also Bohr, nm)")
+    c.add_argument("--name", default=None, help="dataset name (default: the input's file name)")
+    c.add_argument("--theory", default="unknown", help="level of theory recorded in the dataset")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     return parser
+
+
+def _cmd_convert(args) -> int:
+    from . import ase_io
+    from .dataset import Dataset
+
+    if os.path.exists(args.output) and not args.overwrite:
+        raise SystemExit(f"fastgdml: error: {args.output} exists; pass --overwrite to replace it")
+    if args.input.endswith(".npz"):
+        ds = Dataset.load(args.input)
+        ase_io.write_extxyz(ds, args.output)
+        print(f"wrote {len(ds)} frames of {args.input} ({ds.e_unit or 'kcal/mol'}, {ds.r_unit or 'Ang'}) to "
+              f"{args.output} (eV, eV/Ang, Ang)")
+    else:
+        if not args.output.endswith(".npz"):
+            raise SystemExit("fastgdml: error: one side must be a dataset .npz")
+        ds = ase_io.read_trajectory(args.input, e_unit=args.e_unit, r_unit=args.r_unit, name=args.name,
+                                    theory=args.theory)
+        ds.save(args.output)
+        print(f"wrote {ds!r} to {args.output} ({args.e_unit}, {args.r_unit})")
+    return 0
 
 
 def _cmd_train(args) -> int:
@@ -220,11 +253,13 @@ def main(argv=None) -> int:
     from ._npz import NpzError
 
     try:
-        return {"train": _cmd_train, "test": _cmd_test, "info": _cmd_info}[args.command](args)
+        commands = {"train": _cmd_train, "test": _cmd_test, "info": _cmd_info, "convert": _cmd_convert}
+        return commands[args.command](args)
     except KeyboardInterrupt:
         print("fastgdml: interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, DatasetError, ModelError, NpzError, MemoryError, ValueError, RuntimeError) as exc:
+    except (FileNotFoundError, DatasetError, ModelError, NpzError, MemoryError, ValueError, RuntimeError,
+            ImportError) as exc:
         print(f"fastgdml: error: {exc}", file=sys.stderr)
         return 2
 

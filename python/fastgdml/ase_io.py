@@ -1,0 +1,149 @@
+"""Datasets from and to ASE: trajectories with energies and forces (extxyz, ASE db, .traj, ...), and labelling
+geometries with an ASE calculator. Needs ``ase`` (``pip install "fastgdml[ase]"``).
+
+Units are explicit: ASE works in eV and Angstrom; datasets here default to the sGDML convention kcal/mol and
+Angstrom (``e_unit``/``r_unit`` keys). Conversions use ASE's constants.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterable, Optional
+
+import numpy as np
+
+from .dataset import Dataset, DatasetError
+
+
+def _ase():
+    try:
+        import ase  # noqa: F401
+        from ase import units
+    except ImportError:
+        raise ImportError("reading and writing trajectories needs ASE: pip install ase") from None
+    return units
+
+
+def energy_factor(unit: str) -> float:
+    """eV per ``unit`` (kcal/mol, kJ/mol, eV, Hartree/Ha, meV)."""
+    u = _ase()
+    table = {"kcal/mol": u.kcal / u.mol, "kj/mol": u.kJ / u.mol, "ev": 1.0, "mev": 1e-3, "hartree": u.Hartree,
+             "ha": u.Hartree}
+    key = unit.strip().lower()
+    if key not in table:
+        raise ValueError(f"unknown energy unit {unit!r}; use one of kcal/mol, kJ/mol, eV, meV, Hartree")
+    return table[key]
+
+
+def length_factor(unit: str) -> float:
+    """Angstrom per ``unit`` (Ang/Angstrom, Bohr/au, nm)."""
+    u = _ase()
+    table = {"ang": 1.0, "angstrom": 1.0, "a": 1.0, "bohr": u.Bohr, "au": u.Bohr, "nm": 10.0}
+    key = unit.strip().lower()
+    if key not in table:
+        raise ValueError(f"unknown length unit {unit!r}; use Ang, Bohr or nm")
+    return table[key]
+
+
+def from_images(images: Iterable, source: str = "images", e_unit: str = "kcal/mol", r_unit: str = "Ang",
+                name: Optional[str] = None, theory: str = "unknown") -> Dataset:
+    """Dataset from ASE Atoms that carry energies and forces (a calculator or stored results, in eV / eV/Ang).
+
+    Energies and forces are converted to ``e_unit`` and ``e_unit``/``r_unit``, positions to ``r_unit``. Errors
+    name ``source``, the frame and the problem: missing energy or forces, a changing atom count or species,
+    non-finite values.
+    """
+    ef, lf = energy_factor(e_unit), length_factor(r_unit)
+    R, E, F = [], [], []
+    z0 = lattice = None
+    for k, atoms in enumerate(images):
+        where = f"{source}, frame {k}"
+        z = atoms.get_atomic_numbers()
+        if z0 is None:
+            z0 = z
+            if atoms.pbc.any():
+                lattice = np.asarray(atoms.cell.array, dtype=np.float64).T / lf  # vectors as columns
+        elif len(z) != len(z0):
+            raise DatasetError(f"{where}: {len(z)} atoms, but frame 0 has {len(z0)}; a dataset needs one molecule")
+        elif not np.array_equal(z, z0):
+            raise DatasetError(f"{where}: the atomic numbers differ from frame 0 (atoms reordered?)")
+        try:
+            e = atoms.get_potential_energy()
+            f = atoms.get_forces()
+        except Exception as exc:  # no calculator / no stored results
+            raise DatasetError(f"{where}: no energy and forces ({type(exc).__name__}: {exc}); the trajectory must "
+                               f"store both (e.g. extxyz with energy= and forces columns)") from None
+        if f is None or e is None:
+            raise DatasetError(f"{where}: missing {'forces' if f is None else 'energy'}")
+        if not (np.isfinite(e) and np.all(np.isfinite(f)) and np.all(np.isfinite(atoms.positions))):
+            raise DatasetError(f"{where}: NaN or infinite energy, forces or positions")
+        R.append(atoms.positions / lf)
+        E.append(e / ef)
+        F.append(np.asarray(f) / ef * lf)
+    if z0 is None:
+        raise DatasetError(f"{source}: no frames")
+    return Dataset(np.array(R), z0, np.array(F), E=np.array(E), name=name or "dataset", theory=theory,
+                   r_unit=r_unit, e_unit=e_unit, lattice=lattice)
+
+
+def read_trajectory(path, index=":", e_unit: str = "kcal/mol", r_unit: str = "Ang", name: Optional[str] = None,
+                    theory: str = "unknown") -> Dataset:
+    """Dataset from any file ASE reads with energies and forces (extxyz, .traj, ASE db, ...).
+
+    ``index`` selects frames as in ``ase.io.read`` (default all). See :func:`from_images` for units and errors.
+    """
+    _ase()
+    from ase.io import read
+
+    path = os.fspath(path)
+    try:
+        images = read(path, index=index)
+    except Exception as exc:
+        raise DatasetError(f"{path}: ASE cannot read it ({type(exc).__name__}: {exc})") from None
+    if not isinstance(images, list):
+        images = [images]
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return from_images(images, source=path, e_unit=e_unit, r_unit=r_unit, name=name or stem, theory=theory)
+
+
+def to_images(dataset: Dataset, e_unit: Optional[str] = None, r_unit: Optional[str] = None) -> list:
+    """ASE Atoms (eV, eV/Ang, Ang) with the dataset's energies and forces as stored results.
+
+    The dataset's units come from its ``e_unit``/``r_unit`` (default kcal/mol and Ang when it has none).
+    """
+    _ase()
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    ef = energy_factor(e_unit or dataset.e_unit or "kcal/mol")
+    lf = length_factor(r_unit or dataset.r_unit or "Ang")
+    cell = None if dataset.lattice is None else np.asarray(dataset.lattice).T * lf
+    images = []
+    for k in range(len(dataset)):
+        atoms = Atoms(numbers=dataset.z, positions=dataset.R[k] * lf, cell=cell, pbc=cell is not None)
+        energy = None if dataset.E is None else float(np.ravel(dataset.E[k])[0]) * ef
+        atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=dataset.F[k] * ef / lf)
+        images.append(atoms)
+    return images
+
+
+def write_extxyz(dataset: Dataset, path, e_unit: Optional[str] = None, r_unit: Optional[str] = None) -> None:
+    """Write the dataset as extended XYZ in eV, eV/Ang and Ang (ASE's convention), atomically."""
+    from ase.io import write
+
+    from ._npz import atomic_path
+
+    with atomic_path(os.fspath(path)) as tmp:
+        write(tmp, to_images(dataset, e_unit, r_unit), format="extxyz")
+
+
+def label(images: Iterable, calculator, e_unit: str = "kcal/mol", r_unit: str = "Ang", name: str = "dataset",
+          theory: Optional[str] = None) -> Dataset:
+    """Dataset made by running an ASE ``calculator`` on each geometry (ASE Atoms) of ``images``."""
+    labelled = []
+    for atoms in images:
+        atoms = atoms.copy()
+        atoms.calc = calculator
+        atoms.get_potential_energy()
+        labelled.append(atoms)
+    return from_images(labelled, source=f"{type(calculator).__name__} labels", e_unit=e_unit, r_unit=r_unit,
+                       name=name, theory=theory or type(calculator).__name__)
