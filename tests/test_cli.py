@@ -73,3 +73,21 @@ def test_train_without_sigma_searches_it_on_the_validation_set(toy, tmp_path, ca
                  "--overwrite"]) == 0
     assert float(np.load(out)["sig"]) == 20.0
     assert "using 20" in capsys.readouterr().err
+
+
+def test_train_writes_model_report_and_plots(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from test_permutations import rotor_dataset
+
+    ds_path = tmp_path / "rotor.npz"
+    rotor_dataset(count=120, seed=3).save(ds_path)
+    out = tmp_path / "m.npz"
+    assert main(["train", str(ds_path), "--n-train", "40", "--n-valid", "30", "-o", str(out), "-q"]) == 0
+    stem = str(out)[:-4]
+    report = json.load(open(stem + ".report.json"))
+    assert report["test"]["n"] == 50 and report["n_perms"] == 3 and len(report["sigma_scan"]) >= 5
+    assert report["units"] == {"energy": "kcal/mol", "force": "kcal/mol/Å"}
+    for part in ("sigma_scan", "energies", "forces", "force_errors"):
+        with open(f"{stem}.{part}.png", "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert "test (50 unused frames)" in capsys.readouterr().out

@@ -42,6 +42,9 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="add energy constraints to the kernel")
     t.add_argument("--perms-from", metavar="FILE",
                    help="take the atom permutations from this dataset or model file (key 'perms')")
+    t.add_argument("--n-test", type=int, default=None,
+                   help="test geometries from the unused rest of the dataset (default: all; 0: no test)")
+    t.add_argument("--no-plots", action="store_true", help="write the JSON report without PNG plots")
     t.add_argument("--symmetries", choices=("auto", "none"), default="auto",
                    help="without --perms-from or a 'perms' key in the dataset: find the permutation group from the "
                         "training geometries (auto) or use none (default: auto)")
@@ -144,6 +147,7 @@ def _cmd_train(args) -> int:
               max_memory=None if args.max_memory is None else int(args.max_memory * 1e9), inducing=args.inducing,
               block_jacobi=args.block_jacobi, symmetries=args.symmetries, max_perms=args.max_perms)
     t0 = time.perf_counter()
+    scan = None
     if args.sigma is None and args.n_valid != 0:
         if args.resume:
             raise SystemExit("fastgdml: error: --resume continues one training; give its --sigma")
@@ -165,6 +169,23 @@ def _cmd_train(args) -> int:
         e_err = model.arrays.get("e_err")
         e_txt = "" if e_err is None else f", energy MAE {e_err.item()['mae']:.4g}"
         print(f"validation ({len(model.idxs_valid)} frames): force MAE {f_err['mae']:.4g}{e_txt}")
+    train_seconds = time.perf_counter() - t0
+    unused = np.setdiff1d(np.arange(len(dataset)), np.concatenate([model.idxs_train, model.idxs_valid]))
+    if args.n_test is not None and args.n_test < len(unused):
+        unused = np.sort(np.random.default_rng(args.seed).choice(unused, args.n_test, replace=False))
+    test = None
+    if len(unused) and args.n_test != 0:
+        from .metrics import prediction_errors
+
+        test = prediction_errors(model, dataset, unused, keep=2000, progress=not args.quiet)
+        e_txt = "" if np.isnan(test["e_mae"]) else f", energy MAE {test['e_mae']:.4g} RMSE {test['e_rmse']:.4g}"
+        print(f"test ({test['n']} unused frames): force MAE {test['f_mae']:.4g} RMSE {test['f_rmse']:.4g}{e_txt}")
+    from .report import write_report
+
+    written = write_report(args.output, model, test, scan=scan, plots=not args.no_plots,
+                           extra={"train_seconds": train_seconds, "dataset": os.path.abspath(args.dataset),
+                                  "seed": args.seed})
+    print("report: " + ", ".join(sorted(written.values())))
     if not model.converged:
         print(f"fastgdml: warning: CG did not converge; continue with --resume (checkpoint {checkpoint})",
               file=sys.stderr)
