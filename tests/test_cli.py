@@ -91,3 +91,19 @@ def test_train_writes_model_report_and_plots(tmp_path, capsys):
         with open(f"{stem}.{part}.png", "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert "test (50 unused frames)" in capsys.readouterr().out
+
+
+def test_learning_curve_command(tmp_path, capsys):
+    from test_permutations import rotor_dataset
+
+    ds_path = tmp_path / "rotor.npz"
+    rotor_dataset(count=150, seed=4).save(ds_path)
+    out = tmp_path / "curve.json"
+    assert main(["learning-curve", str(ds_path), "--sizes", "10", "40", "--n-valid", "20", "--n-test", "50",
+                 "-o", str(out), "-q"]) == 0
+    rows = json.load(open(out))["rows"]
+    assert [r["n_train"] for r in rows] == [10, 40] and all(r["n"] == 50 for r in rows)
+    assert rows[1]["f_mae"] < rows[0]["f_mae"]  # more data, smaller error
+    with pytest.raises(SystemExit):
+        main(["learning-curve", str(ds_path), "--sizes", "0", "-o", str(out)])
+    assert main(["learning-curve", str(ds_path), "--sizes", "140", "-o", str(out), "-q"]) == 2

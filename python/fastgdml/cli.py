@@ -86,6 +86,19 @@ def _build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="describe a dataset or model file")
     i.add_argument("file", help="dataset or model .npz")
 
+    lc = sub.add_parser("learning-curve", help="test errors against n_train (choosing a training budget)",
+                        description="Trains at each --sizes value and tests on the same held-out frames; writes "
+                                    "OUTPUT (.json) and a log-log plot next to it (.png, needs matplotlib).")
+    lc.add_argument("dataset", help="sGDML dataset .npz")
+    lc.add_argument("--sizes", type=_positive_int, nargs="+", required=True, help="training-set sizes")
+    lc.add_argument("--sigma", type=float, default=None, help="fixed sigma (default: searched per size)")
+    lc.add_argument("--n-valid", type=int, default=200, help="validation frames of the sigma search (default 200)")
+    lc.add_argument("--n-test", type=_positive_int, default=1000, help="common test frames (default 1000)")
+    lc.add_argument("--symmetries", choices=("auto", "none"), default="auto", help="as for train (default: auto)")
+    lc.add_argument("--seed", type=int, default=0)
+    lc.add_argument("-o", "--output", required=True, help="JSON file to write")
+    lc.add_argument("-q", "--quiet", action="store_true")
+
     c = sub.add_parser("convert", help="trajectory with energies and forces (any ASE format) <-> dataset .npz",
                        description="IN.npz -> OUT (extxyz in eV, eV/Ang, Ang), or any file ASE reads with energies "
                                    "and forces (extxyz, .traj, ASE db, ...) -> OUT.npz. Needs ASE.")
@@ -98,6 +111,29 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("--theory", default="unknown", help="level of theory recorded in the dataset")
     c.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     return parser
+
+
+def _cmd_learning_curve(args) -> int:
+    from ._npz import atomic_path
+    from .dataset import Dataset
+    from .learning_curve import learning_curve, plot_learning_curve
+
+    dataset = Dataset.load(args.dataset)
+    rows = learning_curve(dataset, args.sizes, sigma=args.sigma, n_valid=args.n_valid, n_test=args.n_test,
+                          seed=args.seed, verbose=not args.quiet, symmetries=args.symmetries)
+    print("  n_train   sigma   test F MAE   test F RMSE   test E MAE")
+    for r in rows:
+        print(f"  {r['n_train']:7d} {r['sigma']:7.3g} {r['f_mae']:12.4g} {r['f_rmse']:13.4g} {r['e_mae']:12.4g}")
+    with atomic_path(args.output) as tmp:
+        with open(tmp, "w") as f:
+            json.dump({"dataset": os.path.abspath(args.dataset), "rows": rows}, f, indent=1)
+    png = os.path.splitext(args.output)[0] + ".png"
+    try:
+        plot_learning_curve(rows, png, e_unit=dataset.e_unit or "kcal/mol")
+        print(f"wrote {args.output} and {png}")
+    except ImportError:
+        print(f"wrote {args.output} (no plot: matplotlib is not installed)")
+    return 0
 
 
 def _cmd_convert(args) -> int:
@@ -274,7 +310,8 @@ def main(argv=None) -> int:
     from ._npz import NpzError
 
     try:
-        commands = {"train": _cmd_train, "test": _cmd_test, "info": _cmd_info, "convert": _cmd_convert}
+        commands = {"train": _cmd_train, "test": _cmd_test, "info": _cmd_info, "convert": _cmd_convert,
+                    "learning-curve": _cmd_learning_curve}
         return commands[args.command](args)
     except KeyboardInterrupt:
         print("fastgdml: interrupted", file=sys.stderr)
