@@ -69,7 +69,7 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
         Atom permutations (a group, identity included). Default: ``dataset.perms``, else as ``symmetries`` says.
     symmetries : {"auto", "none"}
         Without ``perms`` and without a ``perms`` key in the dataset: "auto" finds the permutation group from the
-        training geometries (:func:`fastgdml.find_permutations`, at most ``max_perms`` elements); "none" uses the
+        geometries (up to 1000 frames of the dataset, training frames or not) (:func:`fastgdml.find_permutations`, at most ``max_perms`` elements); "none" uses the
         identity alone.
     max_perms : int
         Size budget of the automatic search (default 100; training cost grows linearly with the group size).
@@ -151,7 +151,9 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
     elif perms is None and dataset.perms is not None:
         perms = dataset.perms
     elif perms is None:
-        perms, search = find_permutations(dataset.R[idxs_train], dataset.z, lattice=dataset.lattice,
+        # Geometries only (no labels): up to 1000 frames of the whole dataset sharpen the local test (more frames,
+        # closer nearest neighbours) beyond what a small training set allows.
+        perms, search = find_permutations(dataset.R, dataset.z, lattice=dataset.lattice, max_frames=1000,
                                           max_size=max_perms, seed=seed, report=True)
         if verbose:
             print("fastgdml: symmetry search: " + search.describe(), file=sys.stderr, flush=True)
