@@ -2,7 +2,7 @@
 
 Cases (each runs in its own subprocess, so peak RSS is measured per case):
   large    aspirin_xtb, n_train = 1000 (63,000 unknowns; the dense matrix would need 32 GB), CG, --max-memory
-  compare  aspirin_xtb, n_train = 200 and 400 (--compare-sizes): fastgdml (CG) and the public sgdml package on the
+  compare  aspirin_xtb, n_train = 200, 400 and 1000 (--compare-sizes): fastgdml (CG) and the public sgdml package on the
            same task (sgdml's sampled indices, its permutations, sigma, lambda, tol 1e-4) with the same memory
            budget (sgdml then runs its CG: its analytic solver would need 3.8 GB at n=200), same session;
            prints the time ratio and both test errors. Timed on both
@@ -122,7 +122,8 @@ def main(argv=None) -> int:
                     help="memory budget of sgdml (default: the same as --max-memory-gb). sgdml uses its analytic "
                          "solver when its estimate 3 (n 3N)^2 8 bytes fits, its CG otherwise (aspirin n=200: 3.8 GB, "
                          "so CG below that); its CG sizes its preconditioner from this budget")
-    ap.add_argument("--compare-sizes", nargs="+", type=int, default=[200, 400])
+    ap.add_argument("--compare-sizes", nargs="+", type=int, default=[200, 400, 1000],
+                    help="n_train of the sgdml comparison (default: 200 400 1000; sgdml needs ~17 min at 1000)")
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--json", default=os.path.join(HERE, "results", "train.json"))
     ap.add_argument("--child", help=argparse.SUPPRESS)
