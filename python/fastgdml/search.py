@@ -2,7 +2,8 @@
 
 The reference package trains on a fixed sigma grid, scanning upward with an early stop (FORMATS.md §7). Here
 the validation force RMSE is minimised over log(sigma) by bracketing (steps of a factor ``step`` from the
-start value until the best sigma has a worse neighbour on both sides) and then golden-section search to a
+start value, upward first because small sigmas make the iterative solver slow, until the best sigma has a worse
+neighbour on both sides) and then golden-section search to a
 relative width of ``rtol``: about 9-11 trainings instead of a grid's 20-30. Training indices, validation
 indices and permutations are fixed after the first training, so every sigma is scored on the same task.
 A best sigma on the limit of the allowed range [lo, hi] is reported with a warning, never returned silently.
@@ -65,7 +66,8 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
     n_valid : int, optional
         Validation geometries (default: up to 1000 of the rest); must be > 0.
     verbose : bool
-        One line per training (sigma, validation errors) on stderr, the scan table at the end.
+        The training stages and CG progress of each training, one line per sigma (validation errors) and the
+        scan table at the end, on stderr.
     **train_kw
         Passed to :func:`fastgdml.train` (lam, use_E_cstr, solver, max_memory, symmetries, ...).
 
@@ -93,7 +95,8 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
         if sigma in models:
             return scan.errors[scan.sigmas.index(sigma)]["f_rmse"]
         if not task:
-            model = train(dataset, n_train, sigma, seed=seed, n_valid=n_valid, validate=False, **train_kw)
+            model = train(dataset, n_train, sigma, seed=seed, n_valid=n_valid, validate=False, verbose=verbose,
+                          **train_kw)
             task.update(idxs_train=model.idxs_train, idxs_valid=model.idxs_valid, perms=model.perms)
             if len(task["idxs_valid"]) == 0:
                 raise ValueError("search_sigma needs validation geometries (n_valid > 0 and a dataset larger "
@@ -102,7 +105,7 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
             kw = dict(train_kw)
             kw.setdefault("perms", task["perms"])
             model = train(dataset, n_train, sigma, seed=seed, idxs_train=task["idxs_train"], n_valid=0,
-                          validate=False, **kw)
+                          validate=False, verbose=verbose, **kw)
         err = prediction_errors(model, dataset, task["idxs_valid"])
         models[sigma] = model
         scan.sigmas.append(sigma)
@@ -116,9 +119,8 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
     h, x_lo, x_hi = math.log(step), math.log(lo), math.log(hi)
     x = math.log(sigma0)
     pts = {x: score(x)}
-    for nb in (x - h, x + h):
-        if x_lo <= nb <= x_hi:
-            pts[nb] = score(nb)
+    if x + h <= x_hi:  # upward first: below the optimum sigma the CG needs many more iterations
+        pts[x + h] = score(x + h)
     while True:
         xs = sorted(pts)
         best = min(xs, key=pts.get)
