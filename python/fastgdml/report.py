@@ -75,6 +75,20 @@ def _save(fig, path):
         fig.savefig(tmp, dpi=120, format="png")
 
 
+def _parity(plt, ref, pred, what, unit, mae, rmse, path) -> None:
+    """Predicted against reference values with the diagonal."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(ref, pred, s=3, alpha=0.4)
+    lo, hi = float(np.min(ref)), float(np.max(ref))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+    ax.set_xlabel(f"reference {what} ({unit})")
+    ax.set_ylabel(f"predicted {what} ({unit})")
+    ax.set_title(f"test {what}: MAE {mae:.3g}, RMSE {rmse:.3g} {unit}", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
 def _plots(paths, model, test, scan, e_unit, r_unit) -> dict:
     import matplotlib
     import matplotlib.ticker
@@ -110,29 +124,12 @@ def _plots(paths, model, test, scan, e_unit, r_unit) -> dict:
         return written
     smp = test["samples"]
     if len(smp["E_ref"]):
-        fig, ax = plt.subplots(figsize=(5, 5))
-        ax.scatter(smp["E_ref"], smp["E_pred"], s=4, alpha=0.5)
-        lo, hi = float(np.min(smp["E_ref"])), float(np.max(smp["E_ref"]))
-        ax.plot([lo, hi], [lo, hi], "k--", lw=1)
-        ax.set_xlabel(f"reference energy ({e_unit})")
-        ax.set_ylabel(f"predicted energy ({e_unit})")
-        ax.set_title(f"test energies: MAE {test['e_mae']:.3g}, RMSE {test['e_rmse']:.3g} {e_unit}", fontsize=10)
-        fig.tight_layout()
-        _save(fig, paths["energies"])
-        plt.close(fig)
+        _parity(plt, smp["E_ref"], smp["E_pred"], "energy", e_unit, test["e_mae"], test["e_rmse"], paths["energies"])
         written["energies"] = paths["energies"]
     Fr, Fp = smp["F_ref"], smp["F_pred"]
     if len(Fr):
-        fig, ax = plt.subplots(figsize=(5, 5))
-        ax.scatter(Fr.ravel(), Fp.ravel(), s=2, alpha=0.3)
-        lo, hi = float(Fr.min()), float(Fr.max())
-        ax.plot([lo, hi], [lo, hi], "k--", lw=1)
-        ax.set_xlabel(f"reference force component ({f_unit})")
-        ax.set_ylabel(f"predicted force component ({f_unit})")
-        ax.set_title(f"test forces: MAE {test['f_mae']:.3g}, RMSE {test['f_rmse']:.3g} {f_unit}", fontsize=10)
-        fig.tight_layout()
-        _save(fig, paths["forces"])
-        plt.close(fig)
+        _parity(plt, Fr.ravel(), Fp.ravel(), "force component", f_unit, test["f_mae"], test["f_rmse"],
+                paths["forces"])
         written["forces"] = paths["forces"]
         z = np.asarray(model.arrays["z"])
         err = Fp - Fr  # (frames, N, 3)
