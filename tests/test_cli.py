@@ -107,3 +107,31 @@ def test_learning_curve_command(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["learning-curve", str(ds_path), "--sizes", "0", "-o", str(out)])
     assert main(["learning-curve", str(ds_path), "--sizes", "140", "-o", str(out), "-q"]) == 2
+
+
+def test_separate_validation_and_test_datasets(tmp_path, capsys):
+    from fastgdml import Dataset
+    from test_permutations import rotor_dataset
+
+    train_ds, other = rotor_dataset(count=60, seed=3), rotor_dataset(count=40, seed=9)
+    paths = {name: tmp_path / f"{name}.npz" for name in ("train", "other")}
+    train_ds.save(paths["train"])
+    other.save(paths["other"])
+    out = tmp_path / "m.npz"
+    assert main(["train", str(paths["train"]), "--n-train", "60", "--sigma", "5", "--valid-dataset",
+                 str(paths["other"]), "--n-valid", "15", "--test-dataset", str(paths["other"]), "-o", str(out), "-q",
+                 "--no-plots"]) == 0
+    m = np.load(out, allow_pickle=True)
+    assert m["md5_valid"].item().decode() == Dataset.load(paths["other"]).md5 != m["md5_train"].item().decode()
+    assert len(m["idxs_valid"]) == 15
+    text = capsys.readouterr().out
+    assert "test (25 unused frames of" in text  # the 15 validation frames of 'other' are left out
+    # the same validation dataset through the sigma search
+    assert main(["train", str(paths["train"]), "--n-train", "60", "--valid-dataset", str(paths["other"]),
+                 "--n-valid", "15", "-o", str(out), "-q", "--no-plots", "--overwrite", "--n-test", "0"]) == 0
+    m = np.load(out, allow_pickle=True)
+    assert m["md5_valid"].item().decode() == Dataset.load(paths["other"]).md5 and len(m["idxs_valid"]) == 15
+    bad = tmp_path / "bad.npz"
+    Dataset(np.zeros((3, 2, 3)) + np.arange(2)[None, :, None], [1, 1], np.zeros((3, 2, 3)), E=np.zeros(3)).save(bad)
+    assert main(["train", str(paths["train"]), "--n-train", "10", "--sigma", "5", "--valid-dataset", str(bad),
+                 "-o", str(tmp_path / "x.npz"), "-q"]) == 2

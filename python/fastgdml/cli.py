@@ -44,6 +44,11 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="take the atom permutations from this dataset or model file (key 'perms')")
     t.add_argument("--n-test", type=int, default=None,
                    help="test geometries from the unused rest of the dataset (default: all; 0: no test)")
+    t.add_argument("--valid-dataset", metavar="FILE", default=None,
+                   help="draw the validation frames from this dataset (same molecule; recorded by md5)")
+    t.add_argument("--test-dataset", metavar="FILE", default=None,
+                   help="test on this dataset (frames used for training/validation are left out when it is the "
+                        "same dataset, by md5)")
     t.add_argument("--no-plots", action="store_true", help="write the JSON report without PNG plots")
     t.add_argument("--symmetries", choices=("auto", "none"), default="auto",
                    help="without --perms-from or a 'perms' key in the dataset: find the permutation group from the "
@@ -181,7 +186,8 @@ def _cmd_train(args) -> int:
     kw = dict(lam=args.lam, use_E=args.use_E, use_E_cstr=args.use_E_cstr, perms=perms, verbose=not args.quiet,
               solver=args.solver, tol=args.tol,
               max_memory=None if args.max_memory is None else int(args.max_memory * 1e9), inducing=args.inducing,
-              block_jacobi=args.block_jacobi, symmetries=args.symmetries, max_perms=args.max_perms)
+              block_jacobi=args.block_jacobi, symmetries=args.symmetries, max_perms=args.max_perms,
+              valid_dataset=None if args.valid_dataset is None else Dataset.load(args.valid_dataset))
     t0 = time.perf_counter()
     scan = None
     if args.sigma is None and args.n_valid != 0:
@@ -206,16 +212,19 @@ def _cmd_train(args) -> int:
         e_txt = "" if e_err is None else f", energy MAE {e_err.item()['mae']:.4g}"
         print(f"validation ({len(model.idxs_valid)} frames): force MAE {f_err['mae']:.4g}{e_txt}")
     train_seconds = time.perf_counter() - t0
-    unused = np.setdiff1d(np.arange(len(dataset)), np.concatenate([model.idxs_train, model.idxs_valid]))
+    test_set = dataset if args.test_dataset is None else Dataset.load(args.test_dataset)
+    if test_set.n_atoms != dataset.n_atoms or not np.array_equal(test_set.z, dataset.z):
+        raise SystemExit(f"fastgdml: error: {args.test_dataset} holds a different molecule than {args.dataset}")
+    unused = unused_frames(model, test_set)
     if args.n_test is not None and args.n_test < len(unused):
         unused = np.sort(np.random.default_rng(args.seed).choice(unused, args.n_test, replace=False))
     test = None
     if len(unused) and args.n_test != 0:
         from .metrics import prediction_errors
 
-        test = prediction_errors(model, dataset, unused, keep=2000, progress=not args.quiet)
+        test = prediction_errors(model, test_set, unused, keep=2000, progress=not args.quiet)
         e_txt = "" if np.isnan(test["e_mae"]) else f", energy MAE {test['e_mae']:.4g} RMSE {test['e_rmse']:.4g}"
-        print(f"test ({test['n']} unused frames): force MAE {test['f_mae']:.4g} RMSE {test['f_rmse']:.4g}{e_txt}")
+        print(f"test ({test['n']} unused frames{'' if args.test_dataset is None else ' of ' + args.test_dataset}): force MAE {test['f_mae']:.4g} RMSE {test['f_rmse']:.4g}{e_txt}")
     from .report import write_report
 
     written = write_report(args.output, model, test, scan=scan, plots=not args.no_plots,
@@ -229,24 +238,28 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def unused_frames(model, dataset) -> np.ndarray:
+    """Indices of the dataset's frames the model was neither trained nor validated on (matched by md5)."""
+    from ._npz import as_str
+
+    excluded = [np.asarray(model.arrays[key_idx]) for key_md5, key_idx in
+                (("md5_train", "idxs_train"), ("md5_valid", "idxs_valid"))
+                if key_md5 in model.arrays and key_idx in model.arrays and as_str(model.arrays[key_md5]) == dataset.md5]
+    idxs = np.arange(len(dataset))
+    return np.setdiff1d(idxs, np.concatenate(excluded)) if excluded else idxs
+
+
 def _cmd_test(args) -> int:
     from .dataset import Dataset
     from .metrics import prediction_errors
     from .model import Model
-    from ._npz import as_str
 
     model = Model.load(args.model)
     dataset = Dataset.load(args.dataset)
     if dataset.n_atoms != model.n_atoms or not np.array_equal(dataset.z, model.z):
         raise SystemExit(f"fastgdml: error: {args.dataset} holds a different molecule than {args.model} "
                          f"(atomic numbers differ)")
-    idxs = np.arange(len(dataset))
-    excluded = []
-    for key_md5, key_idx in (("md5_train", "idxs_train"), ("md5_valid", "idxs_valid")):
-        if key_md5 in model.arrays and key_idx in model.arrays and as_str(model.arrays[key_md5]) == dataset.md5:
-            excluded.append(np.asarray(model.arrays[key_idx]))
-    if excluded:
-        idxs = np.setdiff1d(idxs, np.concatenate(excluded))
+    idxs = unused_frames(model, dataset)
     if args.n_test is not None:
         if args.n_test > len(idxs):
             raise SystemExit(f"fastgdml: error: --n-test {args.n_test} but only {len(idxs)} frames are available")

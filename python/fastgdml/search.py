@@ -97,16 +97,18 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
         if not task:
             model = train(dataset, n_train, sigma, seed=seed, n_valid=n_valid, validate=False, verbose=verbose,
                           **train_kw)
-            task.update(idxs_train=model.idxs_train, idxs_valid=model.idxs_valid, perms=model.perms)
+            task.update(idxs_train=model.idxs_train, idxs_valid=model.idxs_valid, perms=model.perms,
+                        md5_valid=model.arrays["md5_valid"])
             if len(task["idxs_valid"]) == 0:
                 raise ValueError("search_sigma needs validation geometries (n_valid > 0 and a dataset larger "
                                  "than n_train)")
         else:
             kw = dict(train_kw)
+            kw.pop("valid_dataset", None)
             kw.setdefault("perms", task["perms"])
             model = train(dataset, n_train, sigma, seed=seed, idxs_train=task["idxs_train"], n_valid=0,
                           validate=False, verbose=verbose, **kw)
-        err = prediction_errors(model, dataset, task["idxs_valid"])
+        err = prediction_errors(model, train_kw.get("valid_dataset") or dataset, task["idxs_valid"])
         models[sigma] = model
         scan.sigmas.append(sigma)
         scan.errors.append(err)
@@ -165,6 +167,7 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
     err = scan.errors[scan.sigmas.index(scan.best)]
     arrays = dict(model.arrays)
     arrays["idxs_valid"] = np.asarray(task["idxs_valid"], dtype=np.int64)
+    arrays["md5_valid"] = task["md5_valid"]
     arrays["f_err"] = np.array({"mae": float(err["f_mae"]), "rmse": float(err["f_rmse"])}, dtype=object)
     if "e_err" in arrays:
         arrays["e_err"] = np.array({"mae": float(err["e_mae"]), "rmse": float(err["e_rmse"])}, dtype=object)

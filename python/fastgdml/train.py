@@ -47,8 +47,8 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
           verbose: bool = False, solver: str = "auto", tol: float = 1e-4, inducing: Optional[int] = None,
           checkpoint: Optional[str] = None, checkpoint_interval: float = 300.0, resume: Optional[str] = None,
           max_iterations: int = 0, block_jacobi: bool = False, symmetries: str = "auto",
-          max_perms: int = 100) -> Model:
-    """Train a model on ``dataset`` with the closed-form (Cholesky) solver.
+          max_perms: int = 100, valid_dataset: Optional[Dataset] = None) -> Model:
+    """Train a model on ``dataset`` (closed-form Cholesky or iterative CG solve).
 
     Parameters
     ----------
@@ -73,6 +73,9 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
         identity alone.
     max_perms : int
         Size budget of the automatic search (default 100; training cost grows linearly with the group size).
+    valid_dataset : Dataset, optional
+        Draw the validation geometries from this dataset (same molecule; recorded by its md5 in ``md5_valid``)
+        instead of from the rest of ``dataset``.
     seed : int
         Seed of the train/validation sampling.
     n_valid : int, optional
@@ -138,11 +141,16 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
             raise ValueError(f"idxs_train must be distinct indices in [0, {M})")
         if n_train != idxs_train.size:
             raise ValueError(f"n_train = {n_train} but {idxs_train.size} idxs_train were given")
-    n_rest = M - len(idxs_train)
+    vds = dataset if valid_dataset is None else valid_dataset
+    if vds is not dataset and (vds.n_atoms != N or not np.array_equal(vds.z, dataset.z)):
+        raise ValueError(f"valid_dataset {vds.source or vds.name} holds another molecule (atomic numbers differ from "
+                         f"{dataset.source or dataset.name})")
+    same = vds is dataset or vds.md5 == dataset.md5
+    n_rest = len(vds) - (len(idxs_train) if same else 0)
     n_valid = min(n_rest, 1000) if n_valid is None else int(n_valid)
     if not 0 <= n_valid <= n_rest:
-        raise ValueError(f"n_valid must be between 0 and the {n_rest} geometries not used for training")
-    idxs_valid = stratified_sample(E_for_sampling, n_valid, rng, n_total=M, exclude=idxs_train)
+        raise ValueError(f"n_valid must be between 0 and the {n_rest} geometries available for validation")
+    idxs_valid = stratified_sample(vds.E, n_valid, rng, n_total=len(vds), exclude=idxs_train if same else None)
 
     if symmetries not in ("auto", "none"):
         raise ValueError(f"symmetries must be 'auto' or 'none', got {symmetries!r}")
@@ -239,7 +247,7 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
         "idxs_train": idxs_train.astype(np.int64),
         "md5_train": np.array(dataset.md5.encode(), dtype="S32"),
         "idxs_valid": idxs_valid.astype(np.int64),
-        "md5_valid": np.array(dataset.md5.encode(), dtype="S32"),
+        "md5_valid": np.array(vds.md5.encode(), dtype="S32"),
         "n_test": np.array(0, dtype=np.int64),
         "md5_test": np.array(None, dtype=object),
         "f_err": np.array({"mae": np.nan, "rmse": np.nan}, dtype=object),
@@ -277,7 +285,7 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
     model = Model(arrays)
     if validate and n_valid > 0:
         log.start(f"validation on {n_valid} geometries")
-        err = prediction_errors(model, dataset, idxs_valid)
+        err = prediction_errors(model, vds, idxs_valid)
         model.arrays["f_err"] = np.array({"mae": float(err["f_mae"]), "rmse": float(err["f_rmse"])}, dtype=object)
         if use_E:
             model.arrays["e_err"] = np.array({"mae": float(err["e_mae"]), "rmse": float(err["e_rmse"])}, dtype=object)
