@@ -158,3 +158,19 @@ def test_dataset_perms_are_validated_as_group(toy, tmp_path):
     assert (ds.perms[0] == np.arange(5)).all()
     with pytest.raises(DatasetError, match="group"):
         fastgdml.Dataset(toy.R, toy.z, toy.F, perms=TOY_PERMS[:2])
+
+
+def test_subset_and_merge_keep_md5_consistent(toy):
+    from fastgdml.dataset import DatasetError, dataset_md5
+
+    a, b = toy.subset(np.arange(10)), toy.subset(np.arange(10, len(toy)))
+    assert a.md5 == dataset_md5(a.z, a.R, a.E, a.F) != toy.md5
+    merged = a.merge(b)
+    assert merged.md5 == toy.md5 and len(merged) == len(toy)
+    np.testing.assert_array_equal(merged.F, toy.F)
+    other = fastgdml.Dataset(toy.R[:, :4], toy.z[:4], toy.F[:, :4], E=toy.E)
+    with pytest.raises(DatasetError, match="atomic numbers"):
+        a.merge(other)
+    no_e = fastgdml.Dataset(toy.R, toy.z, toy.F)
+    with pytest.raises(DatasetError, match="energies"):
+        a.merge(no_e)

@@ -174,11 +174,30 @@ class Dataset:
         return int(self.R.shape[0])
 
     def subset(self, idxs) -> "Dataset":
-        """A new dataset with the frames ``idxs``."""
+        """A new dataset with the frames ``idxs`` (its md5 is that of the new content: indices into it, stored in
+        a model, refer to the subset, not to this dataset)."""
         idxs = np.asarray(idxs, dtype=np.int64)
         return Dataset(self.R[idxs], self.z, self.F[idxs], E=None if self.E is None else self.E[idxs],
                        name=self.name, theory=self.theory, r_unit=self.r_unit, e_unit=self.e_unit,
                        lattice=self.lattice, perms=self.perms, source=self.source)
+
+    def merge(self, other: "Dataset") -> "Dataset":
+        """This dataset's frames followed by ``other``'s (same molecule, units, lattice; the md5 is recomputed)."""
+        if other.n_atoms != self.n_atoms or not np.array_equal(other.z, self.z):
+            raise DatasetError(f"cannot merge {other.source or other.name} into {self.source or self.name}: the "
+                               f"atomic numbers differ")
+        if (other.E is None) != (self.E is None):
+            raise DatasetError("cannot merge a dataset with energies and one without")
+        if (other.r_unit, other.e_unit) != (self.r_unit, self.e_unit):
+            raise DatasetError(f"cannot merge datasets in different units ({self.e_unit}, {self.r_unit} vs "
+                               f"{other.e_unit}, {other.r_unit}); convert one first")
+        if (self.lattice is None) != (other.lattice is None) or (
+                self.lattice is not None and not np.allclose(self.lattice, other.lattice)):
+            raise DatasetError("cannot merge datasets with different lattices")
+        E = None if self.E is None else np.concatenate([np.ravel(self.E), np.ravel(other.E)])
+        return Dataset(np.concatenate([self.R, other.R]), self.z, np.concatenate([self.F, other.F]), E=E,
+                       name=self.name, theory=self.theory, r_unit=self.r_unit, e_unit=self.e_unit,
+                       lattice=self.lattice, perms=self.perms)
 
     def __repr__(self) -> str:
         return (f"Dataset(name={self.name!r}, n_geometries={len(self)}, n_atoms={self.n_atoms}, "
