@@ -41,7 +41,8 @@ _COVALENT_RADII = {
 }
 _SYMBOLS = ["X", "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S", "Cl",
             "Ar", "K", "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As", "Se",
-            "Br", "Kr"]
+            "Br", "Kr", "Rb", "Sr", "Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te",
+            "I", "Xe"]
 _BOND_FACTOR = 1.2      # bonded: distance < 1.2 (r_a + r_b)
 _LINK_BONDS = 3         # cycles within this many bonds belong to one candidate; also the neighbourhood size
 _MAX_D_BYTES = 256 << 20
@@ -62,13 +63,14 @@ class SymmetrySearch:
         lines = [f"{len(self.perms)} permutation(s) (identity included) from {self.n_frames} frames in "
                  f"{self.seconds:.1f} s"]
         for atoms, size in self.blocks:
-            names = ", ".join(f"{_symbol(self.z[a])}{a}" for a in atoms)
+            names = ", ".join(f"{element_symbol(self.z[a])}{a}" for a in atoms)
             lines.append(f"  {{{names}}}: {size} permutations")
         lines += [f"  left out: {line}" for line in self.left_out]
         return "\n".join(lines)
 
 
-def _symbol(zi: int) -> str:
+def element_symbol(zi: int) -> str:
+    """Chemical symbol of atomic number zi (Z<n> beyond xenon)."""
     return _SYMBOLS[zi] if 0 < zi < len(_SYMBOLS) else f"Z{zi}"
 
 
@@ -300,7 +302,7 @@ def find_permutations(R, z, lattice=None, max_frames: int = 1000, max_size: int 
         for count, q in sorted(b["gens"], key=lambda t: -t[0]):
             trial = _closure(gens + [q], N, max_size)
             if trial is None:
-                moved = ", ".join(f"{_symbol(z[a])}{a}" for a in np.flatnonzero(q != np.arange(N)))
+                moved = ", ".join(f"{element_symbol(z[a])}{a}" for a in np.flatnonzero(q != np.arange(N)))
                 search.left_out.append(f"permutation of {{{moved}}} (seen {count}x): its group would exceed "
                                        f"max_size={max_size}")
                 continue
@@ -311,7 +313,7 @@ def find_permutations(R, z, lattice=None, max_frames: int = 1000, max_size: int 
     chosen = _best_product([len(g) for _, g in groups], max_size)
     for b, (atoms, elems) in enumerate(groups):
         if b not in chosen:
-            names = ", ".join(f"{_symbol(z[a])}{a}" for a in atoms)
+            names = ", ".join(f"{element_symbol(z[a])}{a}" for a in atoms)
             search.left_out.append(f"block {{{names}}} ({len(elems)} permutations): the product with the other "
                                    f"blocks would exceed max_size={max_size}")
     if search.left_out:

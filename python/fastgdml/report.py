@@ -14,8 +14,8 @@ from typing import Optional
 import numpy as np
 
 from ._npz import atomic_path
+from .permutations import element_symbol
 
-_SYMBOLS = {1: "H", 6: "C", 7: "N", 8: "O", 9: "F", 15: "P", 16: "S", 17: "Cl", 35: "Br", 53: "I"}
 
 
 def report_paths(model_path: str) -> dict:
@@ -137,7 +137,7 @@ def _plots(paths, model, test, scan, e_unit, r_unit) -> dict:
         for species in np.unique(z):
             vals = err[:, z == species, :].ravel()
             ax.hist(vals, bins=60, histtype="step", density=True,
-                    label=f"{_SYMBOLS.get(int(species), f'Z={species}')} (MAE {np.abs(vals).mean():.3g})")
+                    label=f"{element_symbol(int(species))} (MAE {np.abs(vals).mean():.3g})")
         ax.set_xlabel(f"force component error, predicted − reference ({f_unit})")
         ax.set_ylabel("probability density")
         ax.set_title("test force errors per element")

@@ -139,22 +139,14 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
                 break
         pts[nxt] = score(nxt)
 
-    # Golden-section search on [a, c] with b inside.
+    # Golden-section search on [a, c] with b inside: probe the larger side (scores are cached per sigma).
     while not scan.at_limit and c - a > math.log(rtol):
-        if b - a > c - b:
-            t = b - (1 - _GOLDEN) * (b - a)
-            if score(t) < pts.setdefault(b, score(b)):
-                c, b = b, t
-            else:
-                a = t
-            pts[t] = score(t)
+        left = b - a > c - b
+        t = b - (1 - _GOLDEN) * (b - a) if left else b + (1 - _GOLDEN) * (c - b)
+        if score(t) < score(b):
+            a, b, c = (a, t, b) if left else (b, t, c)
         else:
-            t = b + (1 - _GOLDEN) * (c - b)
-            if score(t) < pts.setdefault(b, score(b)):
-                a, b = b, t
-            else:
-                c = t
-            pts[t] = score(t)
+            a, c = (t, c) if left else (a, t)
 
     scan.best = min(models, key=lambda s: scan.errors[scan.sigmas.index(s)]["f_rmse"])
     if scan.at_limit:
