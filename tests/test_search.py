@@ -35,3 +35,19 @@ def test_best_sigma_at_the_limit_warns(data):
     assert scan.at_limit and scan.best == 4.0
     with pytest.raises(ValueError, match="sigma0"):
         search_sigma(data, 40, sigma0=10.0, hi=4.0)
+
+
+def test_cg_search_solves_the_chosen_sigma_to_the_final_tolerance(data):
+    kw = dict(sigma0=5.0, n_valid=60, symmetries="none", solver="cg", inducing=60, lam=1e-6)
+    model, scan = search_sigma(data, 40, tol=1e-8, search_tol=1e-3, **kw)
+    exact, exact_scan = search_sigma(data, 40, tol=1e-8, search_tol=1e-8, warm_start=False, **kw)
+    assert model.sigma == scan.best
+    # the looser search may stop at another sigma of the flat optimum, but not at a worse model
+    assert model.arrays["f_err"].item()["rmse"] <= 1.05 * exact.arrays["f_err"].item()["rmse"]
+    assert float(model.arrays["solver_tol"]) == 1e-8 and model.converged
+    ref = fastgdml.train(data, 40, scan.best, idxs_train=model.idxs_train, perms=model.perms, n_valid=0,
+                         validate=False, solver="cholesky", lam=1e-6)
+    F_ref = ref.predict(data.R[model.idxs_valid])[1]
+    assert np.abs(model.predict(data.R[model.idxs_valid])[1] - F_ref).max() <= 1e-5 * np.abs(F_ref).max()
+    assert model.arrays["f_err"].item()["rmse"] == pytest.approx(prediction_errors(ref, data, model.idxs_valid)["f_rmse"],
+                                                                  rel=1e-5)

@@ -73,3 +73,39 @@ def test_non_convergence_is_reported_and_stored(toy, tmp_path):
     back = fastgdml.Model.load(path)
     assert not back.converged and int(back.arrays["solver_iters"]) == 10
     assert back.arrays["solver_resid"] > 1e-14 * back.arrays["norm_y_train"]
+
+
+@pytest.mark.parametrize("use_E_cstr", [False, True])
+def test_warm_start_reaches_the_same_model(toy, use_E_cstr):
+    kw = dict(lam=1e-4, use_E_cstr=use_E_cstr, perms=TOY_PERMS, idxs_train=np.arange(15), n_valid=0, solver="cg",
+              inducing=40)
+    cold = fastgdml.train(toy, 15, 1.2, tol=1e-9, **kw)
+    near = fastgdml.train(toy, 15, 1.2, tol=1e-3, **kw)  # same sigma, loose tolerance: a start close to x
+    warm = fastgdml.train(toy, 15, 1.2, tol=1e-9, warm_start=near, **kw)
+    # (fewer iterations on real data: bench/search.py; on this tiny problem CG's last stage dominates either way)
+    assert warm.converged and int(warm.arrays["solver_iters"]) <= int(cold.arrays["solver_iters"])
+    R = make_toy(M=4, seed=41)[0]
+    np.testing.assert_allclose(warm.predict(R)[1], cold.predict(R)[1], atol=1e-6 * np.abs(cold.predict(R)[1]).max())
+    other = fastgdml.train(toy, 15, 2.0, tol=1e-9, warm_start=cold, **kw)  # another sigma: still the right answer
+    ref = fastgdml.train(toy, 15, 2.0, tol=1e-9, **kw)
+    np.testing.assert_allclose(other.predict(R)[1], ref.predict(R)[1], atol=1e-6 * np.abs(ref.predict(R)[1]).max())
+    with pytest.raises(ValueError, match="another task"):
+        fastgdml.train(toy, 15, 1.2, tol=1e-9, warm_start=cold, **{**kw, "idxs_train": np.arange(1, 16)})
+
+
+def test_scaled_start_minimises_the_residual(toy):
+    from fastgdml import _core
+    from fastgdml.iterative import scaled_start
+
+    R, y = toy.R[:10], toy.F[:10].ravel() / toy.F[:10].std()
+    op = _core.KernelOperator(R, TOY_PERMS, 1.2, use_energy=False, mask=None, lattice=None, cache_bytes=0)
+    guess = np.random.default_rng(0).standard_normal(y.size)
+    x, rel = scaled_start(op, y, 1e-4, guess)
+    A = lambda v: op.matvec(v) + 1e-4 * v  # noqa: E731
+    best = min(np.linalg.norm(y - c * A(guess)) for c in np.linspace(-2, 2, 401) * (x[0] / guess[0]))
+    assert rel is None or np.linalg.norm(y - A(x)) <= best * (1 + 1e-9)
+    assert rel is None or rel < 1
+    x, rel = scaled_start(op, y, 1e-4, np.zeros_like(y))  # useless guess: zero start
+    assert rel is None and not x.any()
+    with pytest.raises(ValueError, match="shape"):
+        scaled_start(op, y, 1e-4, guess[:-1])

@@ -7,6 +7,13 @@ neighbour on both sides) and then golden-section search to a
 relative width of ``rtol``: about 9-11 trainings instead of a grid's 20-30. Training indices, validation
 indices and permutations are fixed after the first training, so every sigma is scored on the same task.
 A best sigma on the limit of the allowed range [lo, hi] is reported with a warning, never returned silently.
+
+With the iterative solver the search trains to a looser CG tolerance (``search_tol``, 1e-3) and solves once more
+at the requested one for the chosen sigma, starting from the search's solution. Measured on aspirin
+(n_train = 200, sigma 20 / 41.6 / 80): validation force RMSE at tol 1e-3 within 0.07% of tol 1e-4 (the search
+resolves ~0.5%), with 25% fewer CG iterations. Warm starts between different sigmas save little (aspirin
+n_train = 200: 3% of the iterations; a 6% change of sigma leaves a rescaled start at 68% of the initial residual),
+and reusing a neighbour's preconditioner costs more iterations (+57 at a 6% step) than its rebuild saves.
 """
 from __future__ import annotations
 
@@ -47,7 +54,7 @@ class SigmaScan:
 
 def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: float = 2.0, rtol: float = 1.15,
                  lo: float = 0.5, hi: float = 5000.0, n_valid: Optional[int] = None, seed: int = 0,
-                 verbose: bool = False, **train_kw):
+                 verbose: bool = False, warm_start: bool = True, search_tol: float = 1e-3, **train_kw):
     """Train with the sigma of lowest validation force RMSE. Returns ``(model, SigmaScan)``.
 
     Parameters
@@ -65,6 +72,12 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
         Allowed range of sigma; a best sigma at a limit gives a warning and ``scan.at_limit``.
     n_valid : int, optional
         Validation geometries (default: up to 1000 of the rest); must be > 0.
+    search_tol : float
+        CG tolerance of the search's trainings (at least ``tol``); the chosen sigma is then solved to ``tol``
+        (default 1e-4) from the search's solution. No effect on closed-form (Cholesky) trainings.
+    warm_start : bool
+        Start each CG solve from the solution at the nearest sigma already trained (rescaled; see
+        :func:`fastgdml.train`). No effect on closed-form (Cholesky) trainings.
     verbose : bool
         The training stages and CG progress of each training, one line per sigma (validation errors) and the
         scan table at the end, on stderr.
@@ -82,12 +95,15 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
     if not (0 < lo <= sigma0 <= hi) or step <= 1 or rtol <= 1:
         raise ValueError(f"need 0 < lo <= sigma0 <= hi, step > 1, rtol > 1; got lo={lo}, sigma0={sigma0}, hi={hi}, "
                          f"step={step}, rtol={rtol}")
-    for key in ("idxs_train", "validate", "n_valid"):
+    for key in ("idxs_train", "validate", "n_valid", "warm_start"):
         if key in train_kw:
             raise TypeError(f"search_sigma chooses {key} itself")
     scan = SigmaScan()
     models: Dict[float, Model] = {}
     task: dict = {}
+    tol = float(train_kw.pop("tol", 1e-4))
+    scan_tol = max(tol, float(search_tol))
+    valid_ds = train_kw.get("valid_dataset") or dataset
 
     def score(log_sigma: float) -> float:
         sigma = float(np.exp(log_sigma))
@@ -96,7 +112,7 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
             return scan.errors[scan.sigmas.index(sigma)]["f_rmse"]
         if not task:
             model = train(dataset, n_train, sigma, seed=seed, n_valid=n_valid, validate=False, verbose=verbose,
-                          **train_kw)
+                          tol=scan_tol, **train_kw)
             task.update(idxs_train=model.idxs_train, idxs_valid=model.idxs_valid, perms=model.perms,
                         md5_valid=model.arrays["md5_valid"])
             if len(task["idxs_valid"]) == 0:
@@ -106,9 +122,11 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
             kw = dict(train_kw)
             kw.pop("valid_dataset", None)
             kw.setdefault("perms", task["perms"])
+            if warm_start:
+                kw["warm_start"] = models[min(models, key=lambda s: abs(math.log(s / sigma)))]
             model = train(dataset, n_train, sigma, seed=seed, idxs_train=task["idxs_train"], n_valid=0,
-                          validate=False, verbose=verbose, **kw)
-        err = prediction_errors(model, train_kw.get("valid_dataset") or dataset, task["idxs_valid"])
+                          validate=False, verbose=verbose, tol=scan_tol, **kw)
+        err = prediction_errors(model, valid_ds, task["idxs_valid"])
         models[sigma] = model
         scan.sigmas.append(sigma)
         scan.errors.append(err)
@@ -157,6 +175,15 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
         print("fastgdml: sigma scan\n" + scan.table(), file=sys.stderr, flush=True)
     model = models[scan.best]
     err = scan.errors[scan.sigmas.index(scan.best)]
+    if str(model.arrays.get("solver_name", "")) == "cg" and scan_tol > tol:
+        kw = {k: v for k, v in train_kw.items() if k != "valid_dataset"}
+        kw.setdefault("perms", task["perms"])
+        if verbose:
+            print(f"fastgdml: final solve at sigma {scan.best:g} to tol {tol:g} (search used {scan_tol:g})",
+                  file=sys.stderr, flush=True)
+        model = train(dataset, n_train, scan.best, seed=seed, idxs_train=task["idxs_train"], n_valid=0,
+                      validate=False, verbose=verbose, tol=tol, warm_start=model, **kw)
+        err = prediction_errors(model, valid_ds, task["idxs_valid"])
     arrays = dict(model.arrays)
     arrays["idxs_valid"] = np.asarray(task["idxs_valid"], dtype=np.int64)
     arrays["md5_valid"] = task["md5_valid"]
