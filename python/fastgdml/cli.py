@@ -10,11 +10,39 @@ import time
 import numpy as np
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+class CliError(Exception):
+    """A problem with the command line or its files, reported as one 'fastgdml: error:' line (exit status 2)."""
+
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text}")
+        return value
+    return parse
+
+
+def _float_in(low: float, high: float = float("inf"), low_open: bool = True, high_open: bool = True):
+    """A finite float in the interval (low, high) (ends open or closed), checked by argparse."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+        if not (ok and value == value and abs(value) != float("inf")):
+            interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+            raise argparse.ArgumentTypeError(f"must be a finite number in {interval}, got {text}")
+        return value
+    return parse
+
+
+_positive_int, _count = _int_at_least(1), _int_at_least(0)
+_positive_float, _nonnegative_float = _float_in(0.0), _float_in(0.0, low_open=False)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -29,12 +57,12 @@ def _build_parser() -> argparse.ArgumentParser:
                        description="Train a GDML/sGDML model on an sGDML dataset .npz and write the model .npz.")
     t.add_argument("dataset", help="sGDML dataset .npz")
     t.add_argument("--n-train", type=_positive_int, required=True, help="number of training geometries")
-    t.add_argument("--sigma", type=float, default=None,
+    t.add_argument("--sigma", type=_positive_float, default=None,
                    help="kernel length scale in descriptor space (default: searched on the validation set, "
                         "starting at 20: bracketing + golden section in log sigma, about 10 trainings; without "
                         "validation geometries (--n-valid 0) 20 is used)")
-    t.add_argument("--lam", type=float, default=1e-10, help="ridge regulariser lambda (default: 1e-10)")
-    t.add_argument("--n-valid", type=int, default=None,
+    t.add_argument("--lam", type=_nonnegative_float, default=1e-10, help="ridge regulariser lambda (default: 1e-10)")
+    t.add_argument("--n-valid", type=_count, default=None,
                    help="validation geometries from the rest of the dataset (default: up to 1000; 0: none)")
     energy = t.add_mutually_exclusive_group()
     energy.add_argument("--no-E", dest="use_E", action="store_false", help="ignore energies (forces only)")
@@ -42,7 +70,7 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="add energy constraints to the kernel")
     t.add_argument("--perms-from", metavar="FILE",
                    help="take the atom permutations from this dataset or model file (key 'perms')")
-    t.add_argument("--n-test", type=int, default=None,
+    t.add_argument("--n-test", type=_count, default=None,
                    help="test geometries from the unused rest of the dataset (default: all; 0: no test)")
     t.add_argument("--valid-dataset", metavar="FILE", default=None,
                    help="draw the validation frames from this dataset (same molecule; recorded by md5)")
@@ -56,15 +84,15 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-perms", type=_positive_int, default=100,
                    help="size budget of the automatic symmetry search (default: 100; training cost grows "
                         "linearly with it)")
-    t.add_argument("--seed", type=int, default=0, help="seed of the train/validation sampling (default: 0)")
+    t.add_argument("--seed", type=_count, default=0, help="seed of the train/validation sampling (default: 0)")
     t.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     t.add_argument("--solver", choices=("auto", "cholesky", "cg"), default="auto",
                    help="closed-form Cholesky, preconditioned CG, or auto: Cholesky when the dense kernel matrix "
                         "fits --max-memory (default: auto)")
-    t.add_argument("--tol", type=float, default=1e-4, help="CG tolerance on |r|/|y| (default: 1e-4)")
-    t.add_argument("--max-memory", type=float, default=None, metavar="GB",
+    t.add_argument("--tol", type=_float_in(0.0, 1.0), default=1e-4, help="CG tolerance on |r|/|y| (default: 1e-4)")
+    t.add_argument("--max-memory", type=_positive_float, default=None, metavar="GB",
                    help="memory budget of the solver in GB (default: 90%% of available memory for Cholesky, "
                         "50%% for CG)")
     t.add_argument("--inducing", type=_positive_int, default=None,
@@ -72,7 +100,7 @@ def _build_parser() -> argparse.ArgumentParser:
                         "within --max-memory)")
     t.add_argument("--checkpoint", default=None, metavar="FILE",
                    help="CG checkpoint file (default: OUTPUT with .ckpt.npz); removed after convergence")
-    t.add_argument("--checkpoint-interval", type=float, default=300.0, metavar="SECONDS",
+    t.add_argument("--checkpoint-interval", type=_nonnegative_float, default=300.0, metavar="SECONDS",
                    help="seconds between CG checkpoints (default: 300)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted CG run from its checkpoint")
     t.add_argument("--block-jacobi", action="store_true",
@@ -85,7 +113,7 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("model", help="model .npz (fastgdml or sgdml)")
     s.add_argument("dataset", help="sGDML dataset .npz")
     s.add_argument("--n-test", type=_positive_int, default=None, help="test on this many frames (default: all)")
-    s.add_argument("--seed", type=int, default=0, help="seed for choosing --n-test frames (default: 0)")
+    s.add_argument("--seed", type=_count, default=0, help="seed for choosing --n-test frames (default: 0)")
     s.add_argument("--json", action="store_true", help="print one JSON line with e_mae, e_rmse, f_mae, f_rmse")
 
     i = sub.add_parser("info", help="describe a dataset or model file")
@@ -96,11 +124,11 @@ def _build_parser() -> argparse.ArgumentParser:
                                     "OUTPUT (.json) and a log-log plot next to it (.png, needs matplotlib).")
     lc.add_argument("dataset", help="sGDML dataset .npz")
     lc.add_argument("--sizes", type=_positive_int, nargs="+", required=True, help="training-set sizes")
-    lc.add_argument("--sigma", type=float, default=None, help="fixed sigma (default: searched per size)")
-    lc.add_argument("--n-valid", type=int, default=200, help="validation frames of the sigma search (default 200)")
+    lc.add_argument("--sigma", type=_positive_float, default=None, help="fixed sigma (default: searched per size)")
+    lc.add_argument("--n-valid", type=_positive_int, default=200, help="validation frames of the sigma search (default 200)")
     lc.add_argument("--n-test", type=_positive_int, default=1000, help="common test frames (default 1000)")
     lc.add_argument("--symmetries", choices=("auto", "none"), default="auto", help="as for train (default: auto)")
-    lc.add_argument("--seed", type=int, default=0)
+    lc.add_argument("--seed", type=_count, default=0)
     lc.add_argument("-o", "--output", required=True, help="JSON file to write")
     lc.add_argument("-q", "--quiet", action="store_true")
 
@@ -146,7 +174,7 @@ def _cmd_convert(args) -> int:
     from .dataset import Dataset
 
     if os.path.exists(args.output) and not args.overwrite:
-        raise SystemExit(f"fastgdml: error: {args.output} exists; pass --overwrite to replace it")
+        raise CliError(f"{args.output} exists; pass --overwrite to replace it")
     if args.input.endswith(".npz"):
         ds = Dataset.load(args.input)
         ase_io.write_extxyz(ds, args.output)
@@ -154,7 +182,7 @@ def _cmd_convert(args) -> int:
               f"{args.output} (eV, eV/Ang, Ang)")
     else:
         if not args.output.endswith(".npz"):
-            raise SystemExit("fastgdml: error: one side must be a dataset .npz")
+            raise CliError("one side must be a dataset .npz")
         ds = ase_io.read_trajectory(args.input, e_unit=args.e_unit, r_unit=args.r_unit, name=args.name,
                                     theory=args.theory)
         ds.save(args.output)
@@ -168,12 +196,12 @@ def _cmd_train(args) -> int:
 
     checkpoint = args.checkpoint or os.path.splitext(args.output)[0] + ".ckpt.npz"
     if args.resume and not os.path.exists(checkpoint):
-        raise SystemExit(f"fastgdml: error: --resume but no checkpoint {checkpoint}")
+        raise CliError(f"--resume but no checkpoint {checkpoint}")
     if os.path.exists(args.output) and not args.overwrite:
-        raise SystemExit(f"fastgdml: error: {args.output} exists; pass --overwrite to replace it")
+        raise CliError(f"{args.output} exists; pass --overwrite to replace it")
     out_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(out_dir):
-        raise SystemExit(f"fastgdml: error: directory {out_dir} does not exist")
+        raise CliError(f"directory {out_dir} does not exist")
     dataset = Dataset.load(args.dataset)
     perms = None
     if args.perms_from:
@@ -181,7 +209,7 @@ def _cmd_train(args) -> int:
 
         src = load_npz(args.perms_from)
         if "perms" not in src:
-            raise SystemExit(f"fastgdml: error: {args.perms_from} has no key 'perms'")
+            raise CliError(f"{args.perms_from} has no key 'perms'")
         perms = src["perms"]
     kw = dict(lam=args.lam, use_E=args.use_E, use_E_cstr=args.use_E_cstr, perms=perms, verbose=not args.quiet,
               solver=args.solver, tol=args.tol,
@@ -192,7 +220,7 @@ def _cmd_train(args) -> int:
     scan = None
     if args.sigma is None and args.n_valid != 0:
         if args.resume:
-            raise SystemExit("fastgdml: error: --resume continues one training; give its --sigma")
+            raise CliError("--resume continues one training; give its --sigma")
         from .search import search_sigma
 
         model, scan = search_sigma(dataset, args.n_train, seed=args.seed, n_valid=args.n_valid, **kw)
@@ -214,7 +242,7 @@ def _cmd_train(args) -> int:
     train_seconds = time.perf_counter() - t0
     test_set = dataset if args.test_dataset is None else Dataset.load(args.test_dataset)
     if test_set.n_atoms != dataset.n_atoms or not np.array_equal(test_set.z, dataset.z):
-        raise SystemExit(f"fastgdml: error: {args.test_dataset} holds a different molecule than {args.dataset}")
+        raise CliError(f"{args.test_dataset} holds a different molecule than {args.dataset}")
     unused = unused_frames(model, test_set)
     if args.n_test is not None and args.n_test < len(unused):
         unused = np.sort(np.random.default_rng(args.seed).choice(unused, args.n_test, replace=False))
@@ -257,15 +285,15 @@ def _cmd_test(args) -> int:
     model = Model.load(args.model)
     dataset = Dataset.load(args.dataset)
     if dataset.n_atoms != model.n_atoms or not np.array_equal(dataset.z, model.z):
-        raise SystemExit(f"fastgdml: error: {args.dataset} holds a different molecule than {args.model} "
+        raise CliError(f"{args.dataset} holds a different molecule than {args.model} "
                          f"(atomic numbers differ)")
     idxs = unused_frames(model, dataset)
     if args.n_test is not None:
         if args.n_test > len(idxs):
-            raise SystemExit(f"fastgdml: error: --n-test {args.n_test} but only {len(idxs)} frames are available")
+            raise CliError(f"--n-test {args.n_test} but only {len(idxs)} frames are available")
         idxs = np.sort(np.random.default_rng(args.seed).choice(idxs, args.n_test, replace=False))
     if len(idxs) == 0:
-        raise SystemExit("fastgdml: error: no test frames left (all were used for training/validation)")
+        raise CliError("no test frames left (all were used for training/validation)")
     err = prediction_errors(model, dataset, idxs, progress=not args.json)
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in err.items()}))
@@ -307,11 +335,14 @@ def _cmd_info(args) -> int:
             print(f"  trained on: {as_str(m.arrays['dataset_name'])} "
                   f"(md5 {as_str(m.arrays['md5_train']) if 'md5_train' in m.arrays else '?'})")
         for key, label in (("f_err", "force"), ("e_err", "energy")):
-            if key in m.arrays:
-                e = m.arrays[key].item()
-                print(f"  {label} error (validation/test): MAE {e['mae']:.4g}  RMSE {e['rmse']:.4g}")
+            e = m.arrays[key].item() if key in m.arrays and np.asarray(m.arrays[key]).size == 1 else None
+            try:
+                print(f"  {label} error (validation/test): MAE {float(e['mae']):.4g}  RMSE {float(e['rmse']):.4g}")
+            except (TypeError, KeyError, ValueError, IndexError):
+                if key in m.arrays:
+                    print(f"  {label} error: unreadable '{key}' entry (expected a dict with 'mae' and 'rmse')")
     else:
-        raise SystemExit(f"fastgdml: error: {args.file} is neither a dataset nor a model (type '{kind}')")
+        raise CliError(f"{args.file} is neither a dataset nor a model (type '{kind}')")
     return 0
 
 
@@ -329,7 +360,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("fastgdml: interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, DatasetError, ModelError, NpzError, MemoryError, ValueError, RuntimeError,
+    except (CliError, FileNotFoundError, DatasetError, ModelError, NpzError, MemoryError, ValueError, RuntimeError,
             ImportError) as exc:
         print(f"fastgdml: error: {exc}", file=sys.stderr)
         return 2

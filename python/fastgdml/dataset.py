@@ -202,3 +202,24 @@ class Dataset:
     def __repr__(self) -> str:
         return (f"Dataset(name={self.name!r}, n_geometries={len(self)}, n_atoms={self.n_atoms}, "
                 f"energies={'yes' if self.E is not None else 'no'}, md5={self.md5})")
+
+
+def coincident_atoms(R: np.ndarray, lattice: Optional[np.ndarray] = None, tol: float = 1e-8):
+    """(frame, i, j) of the first pair of atoms closer than ``tol`` (minimum image with a lattice), or None.
+
+    Coincident atoms make the inverse-distance descriptor infinite; callers use this to name the culprit.
+    """
+    R = np.asarray(R, dtype=np.float64).reshape(-1, np.shape(R)[-2], 3)
+    inv = None if lattice is None else np.linalg.inv(lattice)
+    i, j = np.tril_indices(R.shape[1], -1)
+    chunk = max(1, 2_000_000 // max(len(i), 1))
+    for start in range(0, len(R), chunk):
+        d = R[start:start + chunk, i] - R[start:start + chunk, j]
+        if inv is not None:
+            frac = d @ inv.T
+            d = (frac - np.round(frac)) @ np.asarray(lattice).T
+        close = np.argwhere(np.einsum("mpk,mpk->mp", d, d) < tol * tol)
+        if len(close):
+            m, p = close[0]
+            return int(start + m), int(i[p]), int(j[p])
+    return None

@@ -18,6 +18,25 @@ class ModelError(ValueError):
 _REQUIRED = ("z", "R_desc", "R_d_desc_alpha", "sig", "c", "perms")
 
 
+def _scalar(arrays: dict, key: str, where: str, default=None, positive: bool = False) -> float:
+    """A model key that must hold one finite real number (``positive``: > 0)."""
+    value = np.asarray(arrays.get(key, default))
+    kind = "positive" if positive else "finite"
+    if value.size != 1 or value.dtype.kind not in "biuf":
+        raise ModelError(f"{where}: '{key}' must be a single {kind} number, got {value.dtype} of shape {value.shape}")
+    x = float(value.ravel()[0])
+    if not np.isfinite(x) or (positive and not x > 0):
+        raise ModelError(f"{where}: '{key}' must be a {kind} number, got {x}")
+    return x
+
+
+def _real_array(arrays: dict, key: str, where: str) -> np.ndarray:
+    value = np.asarray(arrays[key])
+    if value.dtype.kind not in "biuf":
+        raise ModelError(f"{where}: '{key}' must hold real numbers, got dtype {value.dtype}")
+    return value.astype(np.float64, copy=False)
+
+
 class Model:
     """A GDML/sGDML force field: energies and forces for geometries of one molecule.
 
@@ -48,10 +67,17 @@ class Model:
         N = z.size
         D = N * (N - 1) // 2
         mask = arrays.get("feature_mask")
-        self.feature_mask = None if mask is None else np.asarray(mask, dtype=np.int64)
+        self.feature_mask = None
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.ndim != 1 or mask.dtype.kind not in "iu" or mask.size == 0 or mask.min() < 0 or mask.max() >= D \
+                    or np.any(np.diff(mask) <= 0):
+                raise ModelError(f"{where}: 'feature_mask' must hold increasing descriptor indices in [0, {D}) "
+                                 f"(pairs kept), got {mask.dtype} of shape {mask.shape}")
+            self.feature_mask = mask.astype(np.int64)
         D_model = D if self.feature_mask is None else self.feature_mask.size
-        X = np.asarray(arrays["R_desc"], dtype=np.float64)
-        V = np.asarray(arrays["R_d_desc_alpha"], dtype=np.float64)
+        X = _real_array(arrays, "R_desc", where)
+        V = _real_array(arrays, "R_d_desc_alpha", where)
         if X.ndim != 2 or X.shape[0] != D_model:
             raise ModelError(f"{where}: 'R_desc' must have shape ({D_model}, n) for {N} atoms, got {X.shape}")
         n = X.shape[1]
@@ -61,21 +87,24 @@ class Model:
             if not np.all(np.isfinite(arr)):
                 raise ModelError(f"{where}: '{key}' contains NaN/Inf; the model is corrupt, retrain it")
         self.perms = validate_perms(arrays["perms"], N, where=f"{where}: 'perms'", error=ModelError)
-        self.sigma = float(np.asarray(arrays["sig"]))
-        self.std = float(np.asarray(arrays.get("std", 1.0)))
-        self.c = float(np.asarray(arrays["c"]))
-        if not (self.sigma > 0 and np.isfinite(self.sigma)):
-            raise ModelError(f"{where}: 'sig' must be a positive number, got {self.sigma}")
-        if not (np.isfinite(self.std) and np.isfinite(self.c)):
-            raise ModelError(f"{where}: 'std' and 'c' must be finite")
+        self.sigma = _scalar(arrays, "sig", where, positive=True)
+        self.std = _scalar(arrays, "std", where, default=1.0)
+        self.c = _scalar(arrays, "c", where)
         alphas_E = arrays.get("alphas_E")
         if alphas_E is not None:
-            alphas_E = np.asarray(alphas_E, dtype=np.float64).ravel()
+            alphas_E = _real_array(arrays, "alphas_E", where).ravel()
+            if not np.all(np.isfinite(alphas_E)):
+                raise ModelError(f"{where}: 'alphas_E' contains NaN/Inf; the model is corrupt, retrain it")
             if alphas_E.size != n:
                 raise ModelError(f"{where}: 'alphas_E' must have {n} entries (one per training point), "
                                  f"got {alphas_E.size}")
         lattice = arrays.get("lattice")
-        self.lattice = None if lattice is None else np.asarray(lattice, dtype=np.float64)
+        self.lattice = None
+        if lattice is not None:
+            lattice = _real_array(arrays, "lattice", where)
+            if lattice.shape != (3, 3) or not np.all(np.isfinite(lattice)) or abs(np.linalg.det(lattice)) < 1e-12:
+                raise ModelError(f"{where}: 'lattice' must be an invertible (3, 3) matrix (vectors as columns)")
+            self.lattice = lattice
         self.z = z
         self._predictor = _core.Predictor(N, np.ascontiguousarray(X.T), V, self.perms, self.sigma, self.std, self.c,
                                           alphas_E=alphas_E, mask=self.feature_mask, lattice=self.lattice,
@@ -136,7 +165,10 @@ class Model:
         F : array (M, N, 3)
             Forces (energy unit / length unit).
         """
-        R = np.asarray(R, dtype=np.float64)
+        R = np.asarray(R)
+        if R.dtype.kind not in "biuf":
+            raise ValueError(f"R must hold real numbers (positions), got dtype {R.dtype}")
+        R = R.astype(np.float64, copy=False)
         N = self.n_atoms
         if R.shape == (N, 3) or R.shape == (3 * N,):
             R = R.reshape(1, N, 3)
@@ -146,7 +178,17 @@ class Model:
             raise ValueError(f"R must have shape ({N}, 3) or (M, {N}, 3) for this {N}-atom model, got {R.shape}")
         if not np.all(np.isfinite(R)):
             raise ValueError("R contains NaN/Inf positions")
-        return self._predictor.predict(np.ascontiguousarray(R))
+        if R.shape[0] == 0:
+            raise ValueError("R must hold at least one geometry, got shape (0, N, 3)")
+        E, F = self._predictor.predict(np.ascontiguousarray(R))
+        if not (np.all(np.isfinite(E)) and np.all(np.isfinite(F))):
+            from .dataset import coincident_atoms
+
+            hit = coincident_atoms(R, self.lattice)
+            if hit is not None:
+                raise ValueError(f"geometry {hit[0]}: atoms {hit[2]} and {hit[1]} coincide (distance < 1e-8); the "
+                                 f"inverse-distance descriptor is undefined there")
+        return E, F
 
     # -- file I/O ---------------------------------------------------------------------------------------
     @classmethod

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _core, iterative
 from ._version import __version__
-from .dataset import Dataset
+from .dataset import Dataset, coincident_atoms
 from .metrics import prediction_errors
 from .model import Model
 from .sampling import stratified_sample
@@ -47,7 +47,8 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
           verbose: bool = False, solver: str = "auto", tol: float = 1e-4, inducing: Optional[int] = None,
           checkpoint: Optional[str] = None, checkpoint_interval: float = 300.0, resume: Optional[str] = None,
           max_iterations: int = 0, block_jacobi: bool = False, symmetries: str = "auto",
-          max_perms: int = 100, valid_dataset: Optional[Dataset] = None) -> Model:
+          max_perms: int = 100, valid_dataset: Optional[Dataset] = None,
+          warm_start: Optional[Model] = None) -> Model:
     """Train a model on ``dataset`` (closed-form Cholesky or iterative CG solve).
 
     Parameters
@@ -112,6 +113,10 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
         CG: add the diagonal 3N x 3N blocks of what the Nyström part misses to the preconditioner. It lowers the
         condition number on flat spectra, but in measurements CG converged in fewer iterations without it
         (Ac-Ala3-NHMe, n_train = 300: 902 vs 1795 iterations), hence off by default.
+    warm_start : Model, optional
+        CG: start from this model's coefficients (rescaled by the least-squares factor), e.g. a model of the
+        same training set at a neighbouring sigma or lambda; it must have the same training indices,
+        permutations, energy constraints and mask. :func:`fastgdml.search_sigma` uses it between sigmas.
 
     Returns
     -------
@@ -185,6 +190,10 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
         raise ValueError(f"tol must be in (0, 1), got {tol}")
 
     R = dataset.R[idxs_train]
+    hit = coincident_atoms(R, dataset.lattice)
+    if hit is not None:
+        raise ValueError(f"{dataset.source or 'dataset'}: frame {int(idxs_train[hit[0]])} has atoms {hit[2]} and "
+                         f"{hit[1]} on the same point; remove that frame")
     y = dataset.F[idxs_train].ravel().copy()
     E_train = None if dataset.E is None else dataset.E[idxs_train]
     if use_E_cstr:
@@ -217,9 +226,10 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
         log.done()
         task = iterative.task_fingerprint(dataset.md5, idxs_train, sigma, lam, perms, use_E_cstr, mask, tol)
         norm_y = float(np.linalg.norm(y))
+        x_warm = None if warm_start is None else _warm_iterate(warm_start, idxs_train, perms, use_E_cstr, mask, std)
         solution, info = iterative.solve_cg(op, y, lam, tol, cg_budget, n, len(perms), use_E_cstr, inducing, seed,
                                             task, checkpoint, checkpoint_interval, resume, verbose, max_iterations,
-                                            block_jacobi)
+                                            block_jacobi, warm_start=x_warm)
         solver_keys = {"solver_name": np.array("cg"), "solver_tol": np.float64(tol),
                        "solver_iters": np.int64(info["iterations"]),
                        "solver_resid": np.float64(info["relative_residual"] * norm_y),
@@ -309,6 +319,21 @@ class _StageLog:
         if self.enabled and self._t is not None:
             print(f" {time.perf_counter() - self._t:.1f} s", file=sys.stderr, flush=True)
         self._t = None
+
+
+def _warm_iterate(model: Model, idxs_train, perms, use_E_cstr: bool, mask, std: float) -> np.ndarray:
+    """The CG iterate (normalised units, sign of the solve) of ``model``, checked to belong to the same task."""
+    a = model.arrays
+    same_mask = np.array_equal(np.asarray(a.get("feature_mask", [])), np.asarray([] if mask is None else mask))
+    if not (np.array_equal(a["idxs_train"], idxs_train) and np.array_equal(a["perms"], perms)
+            and ("alphas_E" in a) == use_E_cstr and same_mask):
+        raise ValueError("warm_start: the model was trained on another task (training indices, permutations, "
+                         "energy constraints or feature mask differ)")
+    alphas = [np.asarray(a["alphas_F"], dtype=np.float64).ravel()]
+    if use_E_cstr:
+        alphas.append(np.asarray(a["alphas_E"], dtype=np.float64).ravel())
+    # Model alphas are -solution in units of std; the rescaling in solve_cg absorbs any remaining scale.
+    return -np.concatenate(alphas) * (float(a["std"]) / std)
 
 
 def _integration_constant(model: Model, R: np.ndarray, E_train: np.ndarray) -> float:
