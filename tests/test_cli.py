@@ -82,10 +82,13 @@ def test_train_writes_model_report_and_plots(tmp_path, capsys):
     ds_path = tmp_path / "rotor.npz"
     rotor_dataset(count=120, seed=3).save(ds_path)
     out = tmp_path / "m.npz"
-    assert main(["train", str(ds_path), "--n-train", "40", "--n-valid", "30", "-o", str(out), "-q"]) == 0
+    assert main(["train", str(ds_path), "--n-train", "40", "--n-valid", "30", "--lams", "1e-6", "-o", str(out),
+                 "-q"]) == 0
     stem = str(out)[:-4]
     report = json.load(open(stem + ".report.json"))
     assert report["test"]["n"] == 50 and report["n_perms"] == 3 and len(report["sigma_scan"]) >= 5
+    assert [row["lambda"] for row in report["lambda_scan"]] == [1e-10, 1e-6]
+    assert report["lambda"] == float(np.load(out)["lam"])
     assert report["units"] == {"energy": "kcal/mol", "force": "kcal/mol/Å"}
     for part in ("sigma_scan", "energies", "forces", "force_errors"):
         with open(f"{stem}.{part}.png", "rb") as f:

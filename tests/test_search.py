@@ -51,3 +51,14 @@ def test_cg_search_solves_the_chosen_sigma_to_the_final_tolerance(data):
     assert np.abs(model.predict(data.R[model.idxs_valid])[1] - F_ref).max() <= 1e-5 * np.abs(F_ref).max()
     assert model.arrays["f_err"].item()["rmse"] == pytest.approx(prediction_errors(ref, data, model.idxs_valid)["f_rmse"],
                                                                   rel=1e-5)
+
+
+def test_lambda_search_keeps_the_best_lambda_at_the_chosen_sigma(data):
+    # a poor given lambda (over-regularised) and better candidates: the search must move away from it
+    model, scan = search_sigma(data, 40, sigma0=5.0, n_valid=60, symmetries="none", lam=1e-2, lams=[1e-10, 1e-6])
+    assert [lam for lam, _ in scan.lambdas] == [1e-10, 1e-6, 1e-2]
+    best = min(scan.lambdas, key=lambda t: t[1]["f_rmse"])
+    assert scan.best_lambda == best[0] == float(model.arrays["lam"]) < 1e-2 and model.sigma == scan.best
+    assert model.arrays["f_err"].item()["rmse"] == pytest.approx(best[1]["f_rmse"])
+    assert best[1]["f_rmse"] < scan.lambdas[-1][1]["f_rmse"]
+    assert "lambda" in scan.table()

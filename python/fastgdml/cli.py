@@ -62,6 +62,9 @@ def _build_parser() -> argparse.ArgumentParser:
                         "starting at 20: bracketing + golden section in log sigma, about 10 trainings; without "
                         "validation geometries (--n-valid 0) 20 is used)")
     t.add_argument("--lam", type=_nonnegative_float, default=1e-10, help="ridge regulariser lambda (default: 1e-10)")
+    t.add_argument("--lams", type=_nonnegative_float, nargs="+", default=None, metavar="LAM",
+                   help="with the sigma search: also train the chosen sigma with each of these lambdas (and --lam) "
+                        "and keep the best on the validation set, e.g. --lams 1e-8 1e-6 (default: --lam only)")
     t.add_argument("--n-valid", type=_count, default=None,
                    help="validation geometries from the rest of the dataset (default: up to 1000; 0: none)")
     energy = t.add_mutually_exclusive_group()
@@ -223,9 +226,12 @@ def _cmd_train(args) -> int:
             raise CliError("--resume continues one training; give its --sigma")
         from .search import search_sigma
 
-        model, scan = search_sigma(dataset, args.n_train, seed=args.seed, n_valid=args.n_valid, **kw)
+        model, scan = search_sigma(dataset, args.n_train, seed=args.seed, n_valid=args.n_valid, lams=args.lams,
+                                   **kw)
         print(f"sigma search: {scan.trainings} trainings, best sigma {scan.best:g}\n{scan.table()}")
     else:
+        if args.lams:
+            raise CliError("--lams is searched together with sigma: leave out --sigma and keep --n-valid > 0")
         if args.sigma is None:
             args.sigma = 20.0
             print("fastgdml: no --sigma and no validation set (--n-valid 0): using 20", file=sys.stderr)

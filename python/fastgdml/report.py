@@ -40,7 +40,8 @@ def write_report(model_path: str, model, test: Optional[dict], scan=None, search
     paths = report_paths(model_path)
     e_unit, r_unit = _units(model)
     data = {"model": os.path.basename(model_path), "n_train": int(len(model.idxs_train)),
-            "n_valid": int(len(model.idxs_valid)), "sigma": float(model.sigma), "n_perms": int(len(model.perms)),
+            "n_valid": int(len(model.idxs_valid)), "sigma": float(model.sigma),
+            "lambda": float(model.arrays.get("lam", np.nan)), "n_perms": int(len(model.perms)),
             "units": {"energy": e_unit, "force": f"{e_unit}/{r_unit}"},
             "validation": {"f": model.arrays["f_err"].item()},
             "solver": str(model.arrays.get("solver_name", "analytic"))}
@@ -52,6 +53,9 @@ def write_report(model_path: str, model, test: Optional[dict], scan=None, search
         data["sigma_scan"] = [{"sigma": s, **{k: float(v) for k, v in e.items() if k != "samples"}}
                               for s, e in sorted(zip(scan.sigmas, scan.errors))]
         data["sigma_at_limit"] = bool(scan.at_limit)
+        if scan.lambdas:
+            data["lambda_scan"] = [{"lambda": lam, **{k: float(v) for k, v in e.items() if k != "samples"}}
+                                   for lam, e in scan.lambdas]
     if search is not None:
         data["symmetry_search"] = {"size": int(len(search.perms)), "frames": search.n_frames,
                                    "seconds": search.seconds, "left_out": search.left_out,

@@ -21,7 +21,7 @@ import math
 import sys
 import warnings
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -39,6 +39,8 @@ class SigmaScan:
     errors: List[Dict[str, float]] = field(default_factory=list)   # prediction_errors() of each sigma
     best: float = float("nan")
     at_limit: bool = False
+    lambdas: List[Tuple[float, Dict[str, float]]] = field(default_factory=list)  # (lambda, errors) at best sigma
+    best_lambda: Optional[float] = None  # set when lambdas were searched
 
     @property
     def trainings(self) -> int:
@@ -49,12 +51,41 @@ class SigmaScan:
         lines = ["    sigma   valid F RMSE   valid E RMSE"]
         lines += [f"  {s:7.3g}   {e['f_rmse']:12.4g}   {e['e_rmse']:12.4g}" + ("   <- best" if s == self.best else "")
                   for s, e in rows]
+        if self.lambdas:
+            lines += ["   lambda   valid F RMSE   valid E RMSE   (at the best sigma)"]
+            lines += [f"  {lam:7.1e}   {e['f_rmse']:12.4g}   {e['e_rmse']:12.4g}"
+                      + ("   <- best" if lam == self.best_lambda else "") for lam, e in self.lambdas]
         return "\n".join(lines)
+
+
+def _search_lambda(model, err, lams, scan, dataset, valid_ds, task, n_train, seed, tol, verbose, train_kw):
+    """Train the chosen sigma with each lambda of ``lams`` (warm-started from the best so far); keep the best."""
+    from .train import train
+
+    base = float(model.arrays["lam"])
+    scan.lambdas = [(base, err)]
+    best = (err["f_rmse"], model, err)
+    kw = {k: v for k, v in train_kw.items() if k not in ("valid_dataset", "lam")}
+    kw.setdefault("perms", task["perms"])
+    for lam in sorted(set(float(x) for x in lams) - {base}):
+        m = train(dataset, n_train, scan.best, lam=lam, seed=seed, idxs_train=task["idxs_train"], n_valid=0,
+                  validate=False, verbose=verbose, tol=tol, warm_start=best[1], **kw)
+        e = prediction_errors(m, valid_ds, task["idxs_valid"])
+        scan.lambdas.append((lam, e))
+        if verbose:
+            print(f"fastgdml: lambda {lam:8.2g} at sigma {scan.best:g}: validation F RMSE {e['f_rmse']:.4g}",
+                  file=sys.stderr, flush=True)
+        if e["f_rmse"] < best[0]:
+            best = (e["f_rmse"], m, e)
+    scan.lambdas.sort(key=lambda t: t[0])
+    scan.best_lambda = float(best[1].arrays["lam"])
+    return best[1], best[2]
 
 
 def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: float = 2.0, rtol: float = 1.15,
                  lo: float = 0.5, hi: float = 5000.0, n_valid: Optional[int] = None, seed: int = 0,
-                 verbose: bool = False, warm_start: bool = True, search_tol: float = 1e-3, **train_kw):
+                 verbose: bool = False, warm_start: bool = True, search_tol: float = 1e-3,
+                 lams: Optional[Sequence[float]] = None, **train_kw):
     """Train with the sigma of lowest validation force RMSE. Returns ``(model, SigmaScan)``.
 
     Parameters
@@ -72,6 +103,10 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
         Allowed range of sigma; a best sigma at a limit gives a warning and ``scan.at_limit``.
     n_valid : int, optional
         Validation geometries (default: up to 1000 of the rest); must be > 0.
+    lams : sequence of float, optional
+        After the sigma search, also train the chosen sigma with each of these ridge parameters lambda (the
+        given ``lam``, default 1e-10, is always included) and keep the one of lowest validation force RMSE
+        (``scan.lambdas``, ``scan.best_lambda``). Larger lambdas help on noisy labels and make CG faster.
     search_tol : float
         CG tolerance of the search's trainings (at least ``tol``); the chosen sigma is then solved to ``tol``
         (default 1e-4) from the search's solution. No effect on closed-form (Cholesky) trainings.
@@ -184,6 +219,9 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
         model = train(dataset, n_train, scan.best, seed=seed, idxs_train=task["idxs_train"], n_valid=0,
                       validate=False, verbose=verbose, tol=tol, warm_start=model, **kw)
         err = prediction_errors(model, valid_ds, task["idxs_valid"])
+    if lams:
+        model, err = _search_lambda(model, err, lams, scan, dataset, valid_ds, task, n_train, seed, tol, verbose,
+                                    train_kw)
     arrays = dict(model.arrays)
     arrays["idxs_valid"] = np.asarray(task["idxs_valid"], dtype=np.int64)
     arrays["md5_valid"] = task["md5_valid"]
