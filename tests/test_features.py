@@ -80,3 +80,24 @@ def test_symmetric_mask_keeps_the_symmetrised_kernel_symmetric_and_psd(keep_orbi
     # a mask that splits an orbit is refused (its symmetrised kernel would not be symmetric)
     with pytest.raises(ValueError, match="not closed"):
         _core.KernelOperator(R, TOY_PERMS, 1.0, use_energy=False, mask=np.array([0, 1]), lattice=None, cache_bytes=0)
+
+
+def test_interaction_terms_add_up_to_the_predicted_forces(trained):
+    from fastgdml.features import interactions, pair_forces
+
+    model, R = trained
+    m = _Masking(model)
+    E, F = model.predict(R[:2])
+    for i, r in enumerate(R[:2]):
+        terms, _, dE = m.deltas(r)
+        c = pair_forces(m, terms)
+        total = np.zeros((model.n_atoms, 3))
+        np.add.at(total, m.pairs[0], c)
+        np.add.at(total, m.pairs[1], -c)
+        np.testing.assert_allclose(total, F[i], rtol=1e-9, atol=1e-9 * np.abs(F[i]).max())
+    out = interactions(model, R)
+    assert out["force"].shape == (5, 5) and np.allclose(out["force"], out["force"].T) and np.all(out["force"] >= 0)
+    assert np.all(np.diag(out["force"]) == 0) and np.all(out["force"][~np.eye(5, dtype=bool)] > 0)
+    energy_total = sum(m.deltas(r)[2].sum() for r in R) / len(R)  # every pair's removal change, once
+    assert out["energy"].sum() == pytest.approx(energy_total, rel=1e-9)
+    np.testing.assert_allclose(out["distance"], np.linalg.norm(R[:, :, None] - R[:, None], axis=-1).mean(0))

@@ -3,9 +3,11 @@
 Main entry points
 -----------------
 Dataset      load/save/validate sGDML dataset ``.npz`` files
-train        fit a model (closed-form Cholesky solve)
+train        fit a model (closed-form Cholesky or iterative CG solve)
 Model        load/save sGDML model files, predict energies and forces
 Calculator   ASE calculator (eV / Angstrom)
+search_sigma kernel length scale chosen on a validation set
+prune        reduced descriptors (rGDML): feature_scores, retraining on kept fractions, interactions
 """
 from ._version import __version__
 from . import _blas  # noqa: F401  (loads the BLAS library before the C++ core)
@@ -15,6 +17,8 @@ from .model import Model, ModelError
 from .train import train
 from .permutations import find_permutations
 from .search import search_sigma
+from .features import feature_scores, interactions
+from .prune import prune
 
 __all__ = [
     "__version__",
@@ -25,6 +29,9 @@ __all__ = [
     "train",
     "find_permutations",
     "search_sigma",
+    "feature_scores",
+    "interactions",
+    "prune",
     "Calculator",
     "set_num_threads",
     "get_num_threads",

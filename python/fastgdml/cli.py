@@ -135,6 +135,36 @@ def _build_parser() -> argparse.ArgumentParser:
     lc.add_argument("-o", "--output", required=True, help="JSON file to write")
     lc.add_argument("-q", "--quiet", action="store_true")
 
+    pr = sub.add_parser("prune", help="reduce the descriptor of a model (rGDML): score features, retrain kept "
+                                      "fractions, keep the best on validation",
+                        description="Scores every descriptor feature of MODEL on unused geometries of DATASET, "
+                                    "retrains on each kept fraction (whole symmetry orbits of atom pairs), picks "
+                                    "the fraction of lowest validation force RMSE, tests the full and the chosen "
+                                    "model on the remaining frames, and writes OUTPUT, OUTPUT.prune.json and PNG "
+                                    "plots (curve, kept features by range, interaction maps).")
+    pr.add_argument("model", help="trained model .npz (fastgdml or sgdml)")
+    pr.add_argument("dataset", help="the dataset the model was trained on (checked by md5)")
+    pr.add_argument("--fractions", type=_float_in(0.0, 1.0, high_open=False), nargs="+", default=None,
+                    metavar="F", help="kept fractions to retrain (default: 1.0 0.9 ... 0.2)")
+    pr.add_argument("--n-score", type=_positive_int, default=300,
+                    help="geometries to score the features on (default: 300)")
+    pr.add_argument("--short-cutoff", type=_positive_float, default=5.0, metavar="LENGTH",
+                    help="pairs closer than this in every sampled geometry are short-range (default: 5, in the "
+                         "dataset's length unit)")
+    pr.add_argument("--protect-short", action="store_true", help="always keep the short-range pairs")
+    pr.add_argument("--n-test", type=_count, default=None,
+                    help="test frames (default: every frame not used for training, validation or scoring; 0: none)")
+    pr.add_argument("--interaction-frames", type=_count, default=100,
+                    help="geometries for the interaction maps (default: 100; 0: skip them)")
+    pr.add_argument("--solver", choices=("auto", "cholesky", "cg"), default="auto", help="as for train")
+    pr.add_argument("--max-memory", type=_positive_float, default=None, metavar="GB", help="as for train")
+    pr.add_argument("--tol", type=_float_in(0.0, 1.0), default=1e-4, help="as for train (default: 1e-4)")
+    pr.add_argument("--seed", type=_count, default=0, help="sampling of scoring/test frames (default: 0)")
+    pr.add_argument("--no-plots", action="store_true", help="write the JSON report without PNG plots")
+    pr.add_argument("-o", "--output", required=True, help="pruned model file to write (.npz)")
+    pr.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    pr.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+
     c = sub.add_parser("convert", help="trajectory with energies and forces (any ASE format) <-> dataset .npz",
                        description="IN.npz -> OUT (extxyz in eV, eV/Ang, Ang), or any file ASE reads with energies "
                                    "and forces (extxyz, .traj, ASE db, ...) -> OUT.npz. Needs ASE.")
@@ -147,6 +177,50 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("--theory", default="unknown", help="level of theory recorded in the dataset")
     c.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     return parser
+
+
+def _cmd_prune(args) -> int:
+    from .dataset import Dataset
+    from .features import interactions
+    from .metrics import prediction_errors
+    from .model import Model
+    from .prune import DEFAULT_FRACTIONS, prune
+    from .prune_report import write_prune_report
+
+    if os.path.exists(args.output) and not args.overwrite:
+        raise CliError(f"{args.output} exists; pass --overwrite to replace it")
+    model, dataset = Model.load(args.model), Dataset.load(args.dataset)
+    t0 = time.perf_counter()
+    best, result = prune(model, dataset, fractions=args.fractions or DEFAULT_FRACTIONS, n_score=args.n_score,
+                         short_cutoff=args.short_cutoff, protect_short=args.protect_short, seed=args.seed,
+                         verbose=not args.quiet, solver=args.solver, tol=args.tol,
+                         max_memory=None if args.max_memory is None else int(args.max_memory * 1e9))
+    best.save(args.output)
+    print(f"pruning: {len(result.fractions)} kept fractions in {time.perf_counter() - t0:.1f} s (scores of "
+          f"{len(result.scores)} features on {len(result.idxs_score)} geometries: {result.score_seconds:.1f} s)")
+    print(result.table())
+    print(f"best: fraction {result.best:g} -> {args.output}")
+    unused = np.setdiff1d(unused_frames(best, dataset), result.idxs_score)
+    rng = np.random.default_rng(args.seed)
+    if args.n_test is not None and args.n_test < len(unused):
+        unused = np.sort(rng.choice(unused, args.n_test, replace=False))
+    tests = {}
+    if len(unused) and args.n_test != 0:
+        for label, m in (("full", model), ("pruned", best)):
+            tests[label] = prediction_errors(m, dataset, unused, progress=not args.quiet)
+            print(f"test {label} model ({tests[label]['n']} frames): force MAE {tests[label]['f_mae']:.4g} "
+                  f"RMSE {tests[label]['f_rmse']:.4g}, energy MAE {tests[label]['e_mae']:.4g}")
+    maps = None
+    if args.interaction_frames:
+        frames = np.sort(rng.choice(len(dataset), min(args.interaction_frames, len(dataset)), replace=False))
+        maps = {"full": interactions(model, dataset.R[frames]), "pruned": interactions(best, dataset.R[frames])}
+    written = write_prune_report(args.output, best, result, tests, maps, short_cutoff=args.short_cutoff,
+                                 plots=not args.no_plots,
+                                 extra={"source_model": os.path.abspath(args.model),
+                                        "dataset": os.path.abspath(args.dataset), "seed": args.seed,
+                                        "seconds": time.perf_counter() - t0})
+    print("report: " + ", ".join(sorted(written.values())))
+    return 0
 
 
 def _cmd_learning_curve(args) -> int:
@@ -361,7 +435,7 @@ def main(argv=None) -> int:
 
     try:
         commands = {"train": _cmd_train, "test": _cmd_test, "info": _cmd_info, "convert": _cmd_convert,
-                    "learning-curve": _cmd_learning_curve}
+                    "learning-curve": _cmd_learning_curve, "prune": _cmd_prune}
         return commands[args.command](args)
     except KeyboardInterrupt:
         print("fastgdml: interrupted", file=sys.stderr)

@@ -182,3 +182,43 @@ def feature_scores(model: Model, R, progress: Optional[callable] = None) -> np.n
         if progress is not None:
             progress(i + 1)
     return _to_full(model, L[m.orbit])
+
+
+def pair_forces(m: "_Masking", terms: _Terms) -> np.ndarray:
+    """(D, 3): the force on atom a of each pair (a, b) from that pair's descriptor entry (atom b gets minus it)."""
+    return m.model.std * terms.g[:, None] * terms.J[np.arange(len(terms.g)), m.pairs[0]]
+
+
+def interactions(model: Model, R) -> dict:
+    """Per-atom interaction analysis of the model's predictions, averaged over the geometries R (rGDML, Methods).
+
+    Returns a dict of arrays:
+
+    ``force`` (N, N)
+        F_l^k: the norm of atom k's partial contribution to the force on atom l, i.e. of the term of pair (l, k)
+        in F_l = σ_y Σ_k (∂x_lk/∂r_l) g_lk (g the force in descriptor space); symmetric, zero for pairs a
+        reduced model does not keep.
+    ``energy`` (N,)
+        Per-atom energy contributions: half the sum over the atom's pairs of the energy change when the pair is
+        removed from the descriptor (with symmetries, an orbit's change shared equally by its pairs).
+    ``distance`` (N, N)
+        Mean interatomic distance (length unit of the model).
+    """
+    R = _as_geometries(model, R)
+    m = _Masking(model)
+    N = model.n_atoms
+    a_idx, b_idx = m.pairs
+    force = np.zeros((N, N))
+    pair_energy = np.zeros(len(a_idx))
+    orbit_size = np.bincount(m.orbit)
+    for r in R:
+        terms, _, dE = m.deltas(r)
+        force[a_idx, b_idx] += np.linalg.norm(pair_forces(m, terms), axis=1)
+        pair_energy += dE[m.orbit] / orbit_size[m.orbit]
+    force = (force + force.T) / len(R)
+    energy = np.zeros(N)
+    np.add.at(energy, a_idx, 0.5 * pair_energy / len(R))
+    np.add.at(energy, b_idx, 0.5 * pair_energy / len(R))
+    diff = R[:, :, None, :] - R[:, None, :, :]
+    distance = np.linalg.norm(diff, axis=-1).mean(axis=0)
+    return {"force": force, "energy": energy, "distance": distance}
