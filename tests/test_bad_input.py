@@ -95,16 +95,6 @@ DATASET_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(DATASET_CASES))
-def test_bad_dataset_file_is_refused_with_the_file_and_key(case, good, tmp_path, capsys):
-    make, pattern = DATASET_CASES[case]
-    path = write_npz(tmp_path / "bad.npz", make(good[0]))
-    with pytest.raises(DatasetError, match=pattern) as err:
-        fastgdml.Dataset.load(path)
-    assert path in str(err.value)
-    info_fails_cleanly(path, capsys, pattern)
-
-
 # -- model files -----------------------------------------------------------------------------------------
 MODEL_CASES = {
     "missing R_desc": (lambda m: changed(m, R_desc=None), r"missing key\(s\) 'R_desc'"),
@@ -130,12 +120,17 @@ MODEL_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(MODEL_CASES))
-def test_bad_model_file_is_refused_with_the_file_and_key(case, good, tmp_path, capsys):
-    make, pattern = MODEL_CASES[case]
-    path = write_npz(tmp_path / "bad.npz", make(good[1]))
-    with pytest.raises(ModelError, match=pattern) as err:
-        fastgdml.Model.load(path)
+FILE_CASES = [("dataset", c) for c in sorted(DATASET_CASES)] + [("model", c) for c in sorted(MODEL_CASES)]
+
+
+@pytest.mark.parametrize("kind,case", FILE_CASES, ids=[f"{k}: {c}" for k, c in FILE_CASES])
+def test_bad_file_is_refused_with_the_file_and_key(kind, case, good, tmp_path, capsys):
+    cases, base, load, error = ((DATASET_CASES, good[0], fastgdml.Dataset.load, DatasetError) if kind == "dataset"
+                                else (MODEL_CASES, good[1], fastgdml.Model.load, ModelError))
+    make, pattern = cases[case]
+    path = write_npz(tmp_path / "bad.npz", make(base))
+    with pytest.raises(error, match=pattern) as err:
+        load(path)
     assert path in str(err.value)
     info_fails_cleanly(path, capsys, pattern)
 

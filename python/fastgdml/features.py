@@ -127,7 +127,7 @@ class _Masking:
         # the removed orbit's own entries drop out of the masked force entirely
         dg[self.orbit, np.arange(D)] = g
         std = self.model.std
-        dF = std * np.einsum("od,dak->oak", dg, J)
+        dF = (std * (dg @ J.reshape(D, -1))).reshape(self.n_orbits, self.N, 3)  # GEMM, not an einsum loop
         return _Terms(J=J, g=g, energy=energy), dF, std * dE
 
 
@@ -178,7 +178,7 @@ def feature_scores(model: Model, R, progress: Optional[callable] = None) -> np.n
     L = np.zeros(m.n_orbits)
     for i, r in enumerate(R):
         _, dF, _ = m.deltas(r)
-        L += np.einsum("oak,oak->o", dF, dF)
+        L += np.square(dF).sum(axis=(1, 2))
         if progress is not None:
             progress(i + 1)
     return _to_full(model, L[m.orbit])

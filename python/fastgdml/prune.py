@@ -40,6 +40,7 @@ class PruneResult:
     short_range: Optional[np.ndarray] = None                   # (D,) bool: always below the cutoff
     best: float = 1.0                                          # chosen fraction
     masks: Dict[float, np.ndarray] = field(default_factory=dict)
+    models: Dict[float, Model] = field(default_factory=dict)   # the (re)trained model of each fraction
     idxs_score: Optional[np.ndarray] = None                    # scoring geometries (dataset indices)
     score_seconds: float = 0.0
 
@@ -165,7 +166,7 @@ def prune(model: Model, dataset: Dataset, fractions: Sequence[float] = DEFAULT_F
     kw = dict(train_kw)
     kw.setdefault("lam", float(model.arrays.get("lam", 1e-10)))
     kw.setdefault("use_E", bool(np.asarray(model.arrays.get("use_E", True))))
-    models = {}
+    models = result.models
     for f in fractions:
         mask = orbit_mask(result.scores, orbit, f, protected)
         t = time.perf_counter()

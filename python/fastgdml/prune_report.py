@@ -7,14 +7,10 @@ the mean interatomic distances, and per-atom energy contributions).
 """
 from __future__ import annotations
 
-import json
-from typing import Optional
-
 import numpy as np
 
-from ._npz import atomic_path
 from .permutations import element_symbol
-from .report import _save, _units
+from .report import _save, _units, write_json_and_plots
 
 
 def prune_paths(model_path: str) -> dict:
@@ -23,7 +19,7 @@ def prune_paths(model_path: str) -> dict:
             for key in ("prune", "prune_curve", "kept_features", "interactions")}
 
 
-def write_prune_report(model_path: str, model, result, tests: dict, maps: Optional[dict], extra: dict,
+def write_prune_report(model_path: str, model, result, tests: dict, maps, extra: dict,
                        short_cutoff: float, plots: bool = True) -> dict:
     """JSON (and plots) of a pruning run; ``tests`` maps a label to test errors, ``maps`` holds the interaction
     analysis of the full ("full") and pruned ("pruned") models. Returns the paths written."""
@@ -42,17 +38,8 @@ def write_prune_report(model_path: str, model, result, tests: dict, maps: Option
     if maps:
         data["interactions"] = {label: {k: np.asarray(v).tolist() for k, v in m.items()} for label, m in maps.items()}
     data.update(extra)
-    written = {}
-    if plots:
-        try:
-            written = _plots(paths, model, result, maps, e_unit, r_unit, short_cutoff)
-        except ImportError:
-            data["plots"] = "not written: matplotlib is not installed (pip install matplotlib)"
-    with atomic_path(paths["prune"]) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1, default=float, ensure_ascii=False)
-    written["prune"] = paths["prune"]
-    return written
+    return write_json_and_plots(paths["prune"], data,
+                                lambda: _plots(paths, model, result, maps, e_unit, r_unit, short_cutoff), plots)
 
 
 def _plots(paths, model, result, maps, e_unit, r_unit, short_cutoff) -> dict:

@@ -61,16 +61,23 @@ def write_report(model_path: str, model, test: Optional[dict], scan=None, search
                                    "seconds": search.seconds, "left_out": search.left_out,
                                    "blocks": [[list(map(int, a)), s] for a, s in search.blocks]}
     data.update(extra or {})
+    return write_json_and_plots(paths["json"], data, lambda: _plots(paths, model, test, scan, e_unit, r_unit),
+                                plots)
+
+
+def write_json_and_plots(json_path: str, data: dict, make_plots, plots: bool = True) -> dict:
+    """Run ``make_plots()`` (returns {name: path}) unless ``plots`` is False or matplotlib is missing (then the
+    JSON says so), and write ``data`` to ``json_path`` atomically. Returns every path written, the JSON as "json"."""
     written = {}
     if plots:
         try:
-            written = _plots(paths, model, test, scan, e_unit, r_unit)
+            written = make_plots()
         except ImportError:
             data["plots"] = "not written: matplotlib is not installed (pip install matplotlib)"
-    with atomic_path(paths["json"]) as tmp:
+    with atomic_path(json_path) as tmp:
         with open(tmp, "w") as f:
             json.dump(data, f, indent=1, default=float, ensure_ascii=False)
-    written["json"] = paths["json"]
+    written["json"] = json_path
     return written
 
 
