@@ -65,9 +65,20 @@ def main(argv=None) -> int:
 
     R100 = ds.R[rest[:100]]
     t = time.perf_counter()
-    fastgdml.feature_scores(model, R100)
+    scores100 = fastgdml.feature_scores(model, R100)
     score_s = time.perf_counter() - t
     print(f"feature_scores: {D} features on 100 geometries in {score_s:.1f} s")
+    # does the kept set depend on how many geometries score it? (paper: 10 vs 1000 geometries, 97% overlap)
+    from fastgdml.features import feature_orbits
+    from fastgdml.prune import orbit_mask
+
+    orbit = feature_orbits(model.perms, model.n_atoms)
+    scores10 = fastgdml.feature_scores(model, ds.R[rest[100:110]])
+    overlap = {}
+    for f in (0.6, 0.5, 0.4):
+        a, b = orbit_mask(scores10, orbit, f), orbit_mask(scores100, orbit, f)
+        overlap[f] = len(np.intersect1d(a, b)) / len(b)
+        print(f"kept set at fraction {f}: {overlap[f]:.1%} of the features chosen on 100 geometries are chosen on 10")
 
     t = time.perf_counter()
     best, result = fastgdml.prune(model, ds, fractions=args.fractions, n_score=args.n_score, verbose=True,
@@ -92,7 +103,7 @@ def main(argv=None) -> int:
               f"({base_time / speed:.2f}x the global model)")
     write_json(json_path, {"benchmark": "prune", "machine": machine(), "dataset": args.dataset,
                            "n_train": args.n_train, "sigma": args.sigma, "score_100_s": score_s,
-                           "prune_s": prune_s, "best_fraction": result.best, "rows": rows,
+                           "prune_s": prune_s, "best_fraction": result.best, "rows": rows, "overlap_10_vs_100": overlap,
                            "n_test": int(len(test_idx))})
     return 0
 

@@ -86,17 +86,18 @@ def test_prune_command_writes_model_report_and_plots(setup, tmp_path, capsys):
     ds.save(ds_path)
     # the model must point at the saved dataset's md5 (same content, so the same md5)
     model.save(model_path)
-    assert main(["prune", str(model_path), str(ds_path), "--fractions", "1", "0.5", "--n-score", "10",
+    assert main(["prune", str(model_path), str(ds_path), "--fractions", "0.5", "--n-score", "10",
                  "--interaction-frames", "5", "-o", str(out), "-q"]) == 0
     report = json.load(open(tmp_path / "pruned.prune.json"))
-    assert [row["fraction"] for row in report["curve"]] == [1.0, 0.5]
+    assert [row["fraction"] for row in report["curve"]] == [0.5] and report["best_fraction"] == 0.5
     assert set(report["test"]) == {"full", "pruned"} and report["n_features"] == 10
     assert len(report["interactions"]["full"]["force"]) == 5
     back = fastgdml.Model.load(out)
-    assert report["best_fraction"] in (1.0, 0.5)
-    assert (back.feature_mask is None) == (report["best_fraction"] == 1.0)
+    np.testing.assert_array_equal(back.feature_mask, report["mask"])
     for part in ("prune_curve", "kept_features", "interactions"):
         with open(tmp_path / f"pruned.{part}.png", "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert "<- best" in capsys.readouterr().out
+    assert main(["info", str(out)]) == 0
+    assert f"reduced descriptor: {len(back.feature_mask)} of 10 features" in capsys.readouterr().out
     assert main(["prune", str(model_path), str(ds_path), "-o", str(out), "-q"]) == 2  # exists

@@ -408,6 +408,9 @@ def _cmd_info(args) -> int:
         m = Model.load(args.file)
         print(f"model {args.file}")
         print(f"  atoms: {m.n_atoms}   training points: {m.n_train}   permutations: {len(m.perms)}")
+        D = m.n_atoms * (m.n_atoms - 1) // 2
+        if m.feature_mask is not None:
+            print(f"  reduced descriptor: {len(m.feature_mask)} of {D} features (key 'feature_mask')")
         print(f"  sigma: {m.sigma:g}   lambda: {float(m.arrays.get('lam', np.nan)):g}   "
               f"energy constraints: {'yes' if m.use_E_cstr else 'no'}   solver: "
               f"{as_str(m.arrays['solver_name']) if 'solver_name' in m.arrays else '?'}")

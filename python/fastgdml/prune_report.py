@@ -93,8 +93,9 @@ def _plots(paths, model, result, maps, e_unit, r_unit, short_cutoff) -> dict:
         step = max(1, N // 24)  # at most ~24 tick labels per axis stay readable
         fig, axes = plt.subplots(2, 2, figsize=(11, 10))
         vmax = max(float(np.max(m["force"])) for m in maps.values())
-        panels = [(axes[0, 0], maps["full"]["force"], f"full model: F_l^k ({f_unit})", vmax, "viridis"),
-                  (axes[0, 1], maps["pruned"]["force"], f"pruned model: F_l^k ({f_unit})", vmax, "viridis"),
+        panels = [(axes[0, 0], maps["full"]["force"], f"full model: $F_l^k$, atom k's part of the force on l\n"
+                   f"({f_unit})", vmax, "viridis"),
+                  (axes[0, 1], maps["pruned"]["force"], f"pruned model: $F_l^k$ ({f_unit})", vmax, "viridis"),
                   (axes[1, 0], maps["full"]["distance"], f"mean interatomic distance ({r_unit})", None, "magma_r")]
         for ax, mat, title, top, cmap in panels:
             im = ax.imshow(mat, cmap=cmap, vmin=0, vmax=top)
@@ -109,6 +110,7 @@ def _plots(paths, model, result, maps, e_unit, r_unit, short_cutoff) -> dict:
         ax.bar(x - 0.2, maps["full"]["energy"], 0.4, label="full")
         ax.bar(x + 0.2, maps["pruned"]["energy"], 0.4, label="pruned")
         ax.set_xticks(range(0, N, step), labels[::step], rotation=90, fontsize=7)
+        ax.set_xlabel("atom")
         ax.set_ylabel(f"per-atom energy contribution ({e_unit})")
         ax.set_title("per-atom energy contributions", fontsize=10)
         ax.legend(fontsize=8)
