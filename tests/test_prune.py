@@ -101,3 +101,23 @@ def test_prune_command_writes_model_report_and_plots(setup, tmp_path, capsys):
     assert main(["info", str(out)]) == 0
     assert f"reduced descriptor: {len(back.feature_mask)} of 10 features" in capsys.readouterr().out
     assert main(["prune", str(model_path), str(ds_path), "-o", str(out), "-q"]) == 2  # exists
+
+
+def test_best_fraction_at_the_smallest_tried_warns(setup, monkeypatch):
+    ds, model = setup
+    import importlib
+
+    prune_module = importlib.import_module("fastgdml.prune")  # the module (fastgdml.prune is the function)
+
+    errors = iter([3.0, 2.0, 1.0])  # validation F RMSE falling down to the last fraction
+    real = prune_module.prediction_errors
+
+    def fake(m, d, idxs):
+        out = dict(real(m, d, idxs))
+        out["f_rmse"] = next(errors)
+        return out
+
+    monkeypatch.setattr(prune_module, "prediction_errors", fake)
+    with pytest.warns(RuntimeWarning, match="smallest one tried"):
+        _, result = prune(model, ds, fractions=[1.0, 0.7, 0.4], n_score=10)
+    assert result.best == 0.4

@@ -200,7 +200,9 @@ def interactions(model: Model, R) -> dict:
         reduced model does not keep.
     ``energy`` (N,)
         Per-atom energy contributions: half the sum over the atom's pairs of the energy change when the pair is
-        removed from the descriptor (with symmetries, an orbit's change shared equally by its pairs).
+        removed from the descriptor (with symmetries, an orbit's change shared equally by its pairs). The
+        changes are large (the model's coefficients are large and cancel, DESIGN.md §1): read the pattern
+        across atoms, not the absolute values.
     ``distance`` (N, N)
         Mean interatomic distance (length unit of the model).
     """

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -189,6 +190,9 @@ def prune(model: Model, dataset: Dataset, fractions: Sequence[float] = DEFAULT_F
         log(f"fraction {f:g} ({kept} features): validation F RMSE {err['f_rmse']:.4g}, E RMSE {err['e_rmse']:.4g}")
     i = int(np.argmin([e["f_rmse"] for e in result.errors]))
     result.best = result.fractions[i]
+    if len(fractions) > 1 and result.best == min(fractions) < 1.0:
+        warnings.warn(f"prune: the best kept fraction {result.best:g} is the smallest one tried; validation errors may "
+                      f"fall further: try smaller fractions", RuntimeWarning, stacklevel=2)
     best, err = models[result.best], result.errors[i]
     arrays = dict(best.arrays)
     arrays["idxs_valid"] = idxs_valid
