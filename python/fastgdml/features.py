@@ -45,7 +45,6 @@ class _Terms:
     """One query's full-model quantities, shared by the masked corrections of every orbit."""
     J: np.ndarray       # (D, N, 3) dense Jacobian of the query descriptor
     g: np.ndarray       # (D,) force in descriptor space (before sigma_y and J^T)
-    energy: float       # energy sum (before sigma_y and c)
 
 
 class _Masking:
@@ -67,7 +66,6 @@ class _Masking:
         if not self.trivial:
             self.indicator = np.zeros((self.X.shape[1], self.n_orbits))
             self.indicator[np.arange(self.X.shape[1]), self.orbit] = 1.0
-        self.xv = np.einsum("jd,jd->j", self.X, self.V)
         self.sig = model.sigma
         full = np.arange(self.N * (self.N - 1) // 2) if model.feature_mask is None else model.feature_mask
         self.pairs = tuple(idx[full] for idx in pair_atoms(self.N))
@@ -107,7 +105,7 @@ class _Masking:
         D = x.size
         g = np.zeros(D)
         dg = np.zeros((self.n_orbits, D))
-        energy, dE = 0.0, np.zeros(self.n_orbits)
+        dE = np.zeros(self.n_orbits)
         for p in range(len(self.maps)):
             A = x[self.inverse[p]]
             Dd = A[None, :] - self.X                                   # (n, D): d_jp
@@ -122,13 +120,12 @@ class _Masking:
             dZ = dw1.T @ self.V + dw2.T @ Dd                           # (n_orbits, D): two GEMMs
             g += Z[self.maps[p]]
             dg += dZ[:, self.maps[p]]
-            energy += en.sum()
             dE += (en[:, None] - enm).sum(axis=0)
         # the removed orbit's own entries drop out of the masked force entirely
         dg[self.orbit, np.arange(D)] = g
         std = self.model.std
         dF = (std * (dg @ J.reshape(D, -1))).reshape(self.n_orbits, self.N, 3)  # GEMM, not an einsum loop
-        return _Terms(J=J, g=g, energy=energy), dF, std * dE
+        return _Terms(J=J, g=g), dF, std * dE
 
 
 def _as_geometries(model: Model, R) -> np.ndarray:

@@ -12,7 +12,6 @@ checkpoint of another task.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from typing import Optional

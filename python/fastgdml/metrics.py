@@ -8,6 +8,25 @@ import numpy as np
 from ._progress import Progress
 
 
+def store_errors(arrays: dict, err: dict) -> None:
+    """Write validation/test errors into model arrays as the sGDML format keeps them: ``f_err`` always, ``e_err``
+    when the model has one (models trained with energies), each a pickled dict {'mae', 'rmse'}."""
+    arrays["f_err"] = np.array({"mae": float(err["f_mae"]), "rmse": float(err["f_rmse"])}, dtype=object)
+    if "e_err" in arrays:
+        arrays["e_err"] = np.array({"mae": float(err["e_mae"]), "rmse": float(err["e_rmse"])}, dtype=object)
+
+
+def with_validation(model, idxs_valid, md5_valid, err: dict):
+    """A copy of ``model`` recording its validation set (indices, dataset md5) and errors."""
+    from .model import Model
+
+    arrays = dict(model.arrays)
+    arrays["idxs_valid"] = np.asarray(idxs_valid, dtype=np.int64)
+    arrays["md5_valid"] = md5_valid
+    store_errors(arrays, err)
+    return Model(arrays)
+
+
 def prediction_errors(model, dataset, idxs: Optional[np.ndarray] = None, batch_size: int = 256,
                       progress: bool = False, keep: int = 0) -> dict:
     """The sGDML error measures (FORMATS.md §7.7), streamed over batches of ``batch_size`` geometries.

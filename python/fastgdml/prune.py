@@ -23,7 +23,7 @@ import numpy as np
 from ._npz import as_str
 from .dataset import Dataset
 from .features import feature_orbits, feature_scores, pair_atoms
-from .metrics import prediction_errors
+from .metrics import prediction_errors, with_validation
 from .model import Model
 
 DEFAULT_FRACTIONS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2)
@@ -179,25 +179,19 @@ def prune(model: Model, dataset: Dataset, fractions: Sequence[float] = DEFAULT_F
                       use_E_cstr=model.use_E_cstr, n_valid=0, validate=False, verbose=verbose, seed=seed, **kw)
         seconds = time.perf_counter() - t
         err = prediction_errors(m, dataset, idxs_valid)
-        kept = D if mask is None else len(mask)
+        kept = np.arange(D) if mask is None else mask
         result.fractions.append(f)
-        result.kept.append(kept)
-        result.short.append(int(result.short_range[mask].sum() if mask is not None else result.short_range.sum()))
+        result.kept.append(len(kept))
+        result.short.append(int(result.short_range[kept].sum()))
         result.errors.append(err)
         result.seconds.append(seconds)
-        result.masks[f] = np.arange(D) if mask is None else mask
+        result.masks[f] = kept
         models[f] = m
-        log(f"fraction {f:g} ({kept} features): validation F RMSE {err['f_rmse']:.4g}, E RMSE {err['e_rmse']:.4g}")
+        log(f"fraction {f:g} ({len(kept)} features): validation F RMSE {err['f_rmse']:.4g}, E RMSE {err['e_rmse']:.4g}")
     i = int(np.argmin([e["f_rmse"] for e in result.errors]))
     result.best = result.fractions[i]
     if len(fractions) > 1 and result.best == min(fractions) < 1.0:
         warnings.warn(f"prune: the best kept fraction {result.best:g} is the smallest one tried; validation errors may "
                       f"fall further: try smaller fractions", RuntimeWarning, stacklevel=2)
-    best, err = models[result.best], result.errors[i]
-    arrays = dict(best.arrays)
-    arrays["idxs_valid"] = idxs_valid
-    arrays["md5_valid"] = np.array(dataset.md5.encode(), dtype="S32")
-    arrays["f_err"] = np.array({"mae": float(err["f_mae"]), "rmse": float(err["f_rmse"])}, dtype=object)
-    if "e_err" in arrays:
-        arrays["e_err"] = np.array({"mae": float(err["e_mae"]), "rmse": float(err["e_rmse"])}, dtype=object)
-    return Model(arrays), result
+    md5 = np.array(dataset.md5.encode(), dtype="S32")
+    return with_validation(models[result.best], idxs_valid, md5, result.errors[i]), result

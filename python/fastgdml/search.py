@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .dataset import Dataset
-from .metrics import prediction_errors
+from .metrics import prediction_errors, with_validation
 from .model import Model
 
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
@@ -58,15 +58,14 @@ class SigmaScan:
         return "\n".join(lines)
 
 
-def _search_lambda(model, err, lams, scan, dataset, valid_ds, task, n_train, seed, tol, verbose, train_kw):
-    """Train the chosen sigma with each lambda of ``lams`` (warm-started from the best so far); keep the best."""
+def _search_lambda(model, err, lams, scan, dataset, valid_ds, task, n_train, seed, tol, verbose, kw):
+    """Train the chosen sigma with each lambda of ``lams`` (warm-started from the best so far); keep the best.
+    ``kw``: the other train() arguments of the task."""
     from .train import train
 
     base = float(model.arrays["lam"])
     scan.lambdas = [(base, err)]
     best = (err["f_rmse"], model, err)
-    kw = {k: v for k, v in train_kw.items() if k not in ("valid_dataset", "lam")}
-    kw.setdefault("perms", task["perms"])
     for lam in sorted(set(float(x) for x in lams) - {base}):
         m = train(dataset, n_train, scan.best, lam=lam, seed=seed, idxs_train=task["idxs_train"], n_valid=0,
                   validate=False, verbose=verbose, tol=tol, warm_start=best[1], **kw)
@@ -140,6 +139,13 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
     scan_tol = max(tol, float(search_tol))
     valid_ds = train_kw.get("valid_dataset") or dataset
 
+    def task_kw() -> dict:
+        """train() arguments of every training after the first: the fixed task's permutations, no valid_dataset
+        (the validation set is fixed and scored here)."""
+        kw = {k: v for k, v in train_kw.items() if k != "valid_dataset"}
+        kw.setdefault("perms", task["perms"])
+        return kw
+
     def score(log_sigma: float) -> float:
         sigma = float(np.exp(log_sigma))
         sigma = float(f"{sigma:.6g}")
@@ -154,9 +160,7 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
                 raise ValueError("search_sigma needs validation geometries (n_valid > 0 and a dataset larger "
                                  "than n_train)")
         else:
-            kw = dict(train_kw)
-            kw.pop("valid_dataset", None)
-            kw.setdefault("perms", task["perms"])
+            kw = task_kw()
             if warm_start:
                 kw["warm_start"] = models[min(models, key=lambda s: abs(math.log(s / sigma)))]
             model = train(dataset, n_train, sigma, seed=seed, idxs_train=task["idxs_train"], n_valid=0,
@@ -211,8 +215,7 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
     model = models[scan.best]
     err = scan.errors[scan.sigmas.index(scan.best)]
     if str(model.arrays.get("solver_name", "")) == "cg" and scan_tol > tol:
-        kw = {k: v for k, v in train_kw.items() if k != "valid_dataset"}
-        kw.setdefault("perms", task["perms"])
+        kw = task_kw()
         if verbose:
             print(f"fastgdml: final solve at sigma {scan.best:g} to tol {tol:g} (search used {scan_tol:g})",
                   file=sys.stderr, flush=True)
@@ -220,12 +223,7 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
                       validate=False, verbose=verbose, tol=tol, warm_start=model, **kw)
         err = prediction_errors(model, valid_ds, task["idxs_valid"])
     if lams:
-        model, err = _search_lambda(model, err, lams, scan, dataset, valid_ds, task, n_train, seed, tol, verbose,
-                                    train_kw)
-    arrays = dict(model.arrays)
-    arrays["idxs_valid"] = np.asarray(task["idxs_valid"], dtype=np.int64)
-    arrays["md5_valid"] = task["md5_valid"]
-    arrays["f_err"] = np.array({"mae": float(err["f_mae"]), "rmse": float(err["f_rmse"])}, dtype=object)
-    if "e_err" in arrays:
-        arrays["e_err"] = np.array({"mae": float(err["e_mae"]), "rmse": float(err["e_rmse"])}, dtype=object)
-    return Model(arrays), scan
+        kw = task_kw()
+        kw.pop("lam", None)
+        model, err = _search_lambda(model, err, lams, scan, dataset, valid_ds, task, n_train, seed, tol, verbose, kw)
+    return with_validation(model, task["idxs_valid"], task["md5_valid"], err), scan

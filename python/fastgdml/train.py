@@ -23,7 +23,7 @@ import numpy as np
 from . import _core, iterative
 from ._version import __version__
 from .dataset import Dataset, coincident_atoms
-from .metrics import prediction_errors
+from .metrics import prediction_errors, store_errors
 from .model import Model
 from .sampling import stratified_sample
 from .permutations import find_permutations
@@ -295,10 +295,7 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
     model = Model(arrays)
     if validate and n_valid > 0:
         log.start(f"validation on {n_valid} geometries")
-        err = prediction_errors(model, vds, idxs_valid)
-        model.arrays["f_err"] = np.array({"mae": float(err["f_mae"]), "rmse": float(err["f_rmse"])}, dtype=object)
-        if use_E:
-            model.arrays["e_err"] = np.array({"mae": float(err["e_mae"]), "rmse": float(err["e_rmse"])}, dtype=object)
+        store_errors(model.arrays, prediction_errors(model, vds, idxs_valid))  # e_err exists iff use_E
     log.done()
     return model
 
