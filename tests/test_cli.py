@@ -109,7 +109,8 @@ def test_learning_curve_command(tmp_path, capsys):
     assert rows[1]["f_mae"] < rows[0]["f_mae"]  # more data, smaller error
     with pytest.raises(SystemExit):
         main(["learning-curve", str(ds_path), "--sizes", "0", "-o", str(out)])
-    assert main(["learning-curve", str(ds_path), "--sizes", "140", "-o", str(out), "-q"]) == 2
+    assert main(["learning-curve", str(ds_path), "--sizes", "140", "-o", str(out), "-q", "--overwrite"]) == 2
+    assert "exceeds the 150 frames" in capsys.readouterr().err  # (not the existing output: --overwrite)
 
 
 def test_separate_validation_and_test_datasets(tmp_path, capsys):

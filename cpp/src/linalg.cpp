@@ -1,6 +1,9 @@
 #include "fastgdml/linalg.hpp"
 
+#include "fastgdml/fork_safety.hpp"
+
 #include <omp.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <climits>
@@ -148,8 +151,9 @@ extern "C" void run_blas_jobs_on_openmp(int /*sync*/, openblas_dojob_callback do
     return;
   }
   std::lock_guard<std::mutex> lock(blas_call_mutex);
-  bool full_team = true;
-#pragma omp parallel num_threads(numjobs)
+  // After fork() this thread's OpenMP pool is stale (fork_safety.hpp): run the jobs on plain threads.
+  bool full_team = !threads::openmp_pool_is_stale();
+#pragma omp parallel num_threads(numjobs) if (full_team)
   {
 #pragma omp single
     full_team = omp_get_num_threads() == numjobs;  // implicit barrier: every member sees the answer
@@ -159,9 +163,9 @@ extern "C" void run_blas_jobs_on_openmp(int /*sync*/, openblas_dojob_callback do
     }
   }
   if (!full_team) {
-    std::vector<std::thread> threads;
-    for (int t = 0; t < numjobs; ++t) threads.emplace_back([=] { dojob(t, jobs + t * elsize, dojob_data); });
-    for (auto& th : threads) th.join();
+    std::vector<std::thread> workers;
+    for (int t = 0; t < numjobs; ++t) workers.emplace_back([=] { dojob(t, jobs + t * elsize, dojob_data); });
+    for (auto& th : workers) th.join();
   }
 }
 
@@ -170,6 +174,13 @@ extern "C" void run_blas_jobs_on_openmp(int /*sync*/, openblas_dojob_callback do
 
 void share_threads_with_openmp() {
 #ifdef FASTGDML_OPENBLAS
+  // A fork() while another thread holds the BLAS lock would leave it locked forever in the child: hold it across
+  // fork() (the prepare handler waits for a running BLAS call to end) and release it on both sides.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    pthread_atfork([] { blas_call_mutex.lock(); }, [] { blas_call_mutex.unlock(); },
+                   [] { blas_call_mutex.unlock(); });
+  });
   FASTGDML_BLAS(openblas_set_threads_callback_function)(&run_blas_jobs_on_openmp);
   FASTGDML_BLAS(openblas_set_num_threads)(omp_get_max_threads());
 #endif

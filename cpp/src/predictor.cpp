@@ -1,5 +1,7 @@
 #include "fastgdml/predictor.hpp"
 
+#include <cmath>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -44,6 +46,7 @@ void Predictor::predict(std::int64_t B, const double* R, double* E, double* F) c
   const int N = layout_.n_atoms();
   std::vector<double> Xq(B * D_), g(B * D_ * 3), Z(B * D_);
   backend_->descriptors(layout_, lattice_, B, R, Xq.data(), g.data());
+  refuse_close_contacts(B, Xq.data());
   backend_->kernel_sums(input(), B, Xq.data(), prepared_.get(), Z.data(), E);
   const double scale = -model_.std;
 #pragma omp parallel for schedule(static) if (B * D_ > 32768)
@@ -52,6 +55,28 @@ void Predictor::predict(std::int64_t B, const double* R, double* E, double* F) c
                    F + q * 3 * N);
     for (int k = 0; k < 3 * N; ++k) F[q * 3 * N + k] *= scale;
     E[q] = model_.std * E[q] + model_.c;
+  }
+}
+
+void Predictor::refuse_close_contacts(std::int64_t B, const double* Xq) const {
+  // The descriptor holds inverse distances: one pass over it finds the closest kept pair of every query.
+  const double limit = model_.min_distance > 0.0 ? 1.0 / model_.min_distance : 0.0;
+  for (std::int64_t q = 0; q < B; ++q) {
+    for (std::int64_t d = 0; d < D_; ++d) {
+      const double x = Xq[q * D_ + d];
+      if (std::isfinite(x) && (limit == 0.0 || x <= limit)) continue;
+      const double r = std::isfinite(x) ? 1.0 / x : 0.0;
+      const std::string atoms = "geometry " + std::to_string(q) + ": atoms " + std::to_string(layout_.pair_b()[d]) +
+                                " and " + std::to_string(layout_.pair_a()[d]);
+      char dist[32], lim[32];
+      std::snprintf(dist, sizeof dist, "%.3g", r);
+      std::snprintf(lim, sizeof lim, "%.3g", 10.0 * model_.min_distance);
+      if (r < 1e-8)
+        throw std::domain_error(atoms + " coincide (distance " + dist +
+                                " < 1e-08); the inverse-distance descriptor is undefined there");
+      throw std::domain_error(atoms + " are " + dist + " apart, closer than a tenth of the closest pair in the " +
+                              "training data (" + lim + ", model length units); the model is meaningless there");
+    }
   }
 }
 

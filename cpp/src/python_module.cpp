@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fastgdml/assignment.hpp"
+#include "fastgdml/fork_safety.hpp"
 #include "fastgdml/kernel_operator.hpp"
 #include "fastgdml/layout.hpp"
 #include "fastgdml/linalg.hpp"
@@ -268,7 +269,7 @@ class PyPredictor {
  public:
   PyPredictor(int n_atoms, const Array& X, const Array& V, const IntArray& perms, double sigma, double std, double c,
               const std::optional<Array>& alphas_E, const std::optional<IntArray>& mask,
-              const std::optional<Array>& lattice, const std::string& backend)
+              const std::optional<Array>& lattice, const std::string& backend, double min_distance)
       : n_atoms_(n_atoms) {
     const DescriptorLayout layout(n_atoms, to_vector(mask));
     require(X.ndim() == 2 && X.shape(1) == layout.size(),
@@ -287,6 +288,8 @@ class PyPredictor {
     m.sigma = sigma;
     m.std = std;
     m.c = c;
+    require(min_distance >= 0.0 && std::isfinite(min_distance), "min_distance must be a finite length >= 0");
+    m.min_distance = min_distance;
     predictor_ = std::make_unique<Predictor>(layout, to_lattice(lattice), std::move(m), backend);
   }
 
@@ -387,7 +390,8 @@ IntArray assign_batch(const Array& costs) {
 
 void set_num_threads(int n) {
   require(n >= 1, "number of threads must be >= 1");
-  omp_set_num_threads(n);
+  // The thread that forked this process keeps one OpenMP thread (fork_safety.hpp); BLAS still gets n.
+  omp_set_num_threads(threads::openmp_pool_is_stale() ? 1 : n);
   linalg::set_blas_threads(n);
 }
 
@@ -396,6 +400,7 @@ void set_num_threads(int n) {
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fastgdml C++ core (CPU backend: OpenMP + BLAS)";
   linalg::share_threads_with_openmp();
+  threads::install_fork_handlers();
   m.def("descriptors", &descriptors, py::arg("R"), py::arg("mask") = py::none(), py::arg("lattice") = py::none(),
         "Descriptors X (M, D) and compressed Jacobians g (M, D, 3) of geometries R (M, N, 3).");
   m.def("permutation_maps", &permutation_maps, py::arg("n_atoms"), py::arg("perms"), py::arg("mask") = py::none(),
@@ -461,10 +466,12 @@ PYBIND11_MODULE(_core, m) {
   py::class_<PyPredictor>(m, "Predictor")
       .def(py::init<int, const Array&, const Array&, const IntArray&, double, double, double,
                     const std::optional<Array>&, const std::optional<IntArray>&, const std::optional<Array>&,
-                    const std::string&>(),
+                    const std::string&, double>(),
            py::arg("n_atoms"), py::arg("X"), py::arg("V"), py::arg("perms"), py::arg("sigma"), py::arg("std"),
            py::arg("c"), py::arg("alphas_E") = py::none(), py::arg("mask") = py::none(),
-           py::arg("lattice") = py::none(), py::arg("backend") = "cpu")
+           py::arg("lattice") = py::none(), py::arg("backend") = "cpu", py::arg("min_distance") = 0.0,
+           "Prediction of a trained model; queries with a kept pair of atoms closer than min_distance (model "
+           "length units; 0: only coincident atoms) raise ValueError naming the geometry and the atoms.")
       .def("predict", &PyPredictor::predict, py::arg("R"))
       .def_property_readonly("backend", &PyPredictor::backend);
 }

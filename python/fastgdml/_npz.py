@@ -1,9 +1,11 @@
 """Reading and writing ``.npz`` files safely.
 
-Reading never runs unrestricted pickle: sGDML model files hold a few pickled object arrays (``f_err``,
-``e_err``, ``md5_test``; FORMATS.md §2.2), and ``np.load(allow_pickle=True)`` would execute code from a
-crafted file. Object arrays are decoded with an unpickler that admits only what those keys contain
-(ndarray reconstruction, dtypes, numpy scalars; dicts, str, float, int, None need no classes at all).
+Reading runs no pickle at all: the few object keys of sGDML model files (``f_err``, ``e_err``, ``md5_test``, ...;
+FORMATS.md §2.2) are decoded by :mod:`fastgdml._object_keys`, which accepts exactly the shapes the format uses
+(a dict of floats, a str, a number or None) and builds every value itself. Object arrays in any other key are
+refused. Before anything is decompressed, the sizes the zip directory and the ``.npy`` headers declare are checked
+against the memory this process may use (:mod:`fastgdml._memory`), all members together, and each member is read
+once, straight into its array.
 
 Writing goes to a temporary file in the target directory, then ``os.replace``: an interrupted save never
 leaves a truncated file where a good one was.
@@ -11,104 +13,145 @@ leaves a truncated file where a good one was.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
-import pickle
+import stat
 import tempfile
 import zipfile
 import zlib
 
 import numpy as np
 
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-}
+from ._memory import file_budget, gib
+from ._object_keys import MAX_STREAM_BYTES, ObjectKeyError, decode_object_array
+
+# Object keys of sGDML model files (dicts of errors, md5 of the test set, optional solver settings).
+MODEL_OBJECT_KEYS = frozenset({"f_err", "e_err", "md5_test", "n_inducing_pts_init", "interact_cut_off"})
+# More members than any sGDML file has (about 40); a zip directory of millions of entries is refused.
+MAX_MEMBERS = 10_000
 
 
 class NpzError(ValueError):
     """A file that is not a readable ``.npz`` archive, or holds something it must not."""
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) in _ALLOWED_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not allowed in an sGDML file")
-
-
-def _memory_limit() -> int:
-    """Bytes a single array may take: 80% of the physical memory (a larger one cannot be used anyway)."""
+def require_regular_file(path: str, error=None, what: str = "an .npz file") -> None:
+    """Refuse an input that is not a regular file before it is opened: a FIFO blocks forever, ``/dev/zero`` reads
+    without end, a directory or socket ends in an obscure error. Raises ``error`` (default NpzError)."""
+    error = error or NpzError
     try:
-        return int(0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 1 << 40
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read it ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise error(f"{path}: is a directory, not {what}")
+    if not stat.S_ISREG(mode):
+        raise error(f"{path}: not a regular file (a FIFO, device or socket); give the path of a file")
 
 
-def _read_member(zf: zipfile.ZipFile, member: str, path: str) -> np.ndarray:
+def _read_header(fp, key: str, path: str):
+    version = np.lib.format.read_magic(fp)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
+    else:
+        raise NpzError(f"{path}: key '{key}': unsupported .npy format version {version}")
+    count = 1
+    for dim in shape:  # Python ints: no overflow on absurd header shapes
+        count *= int(dim)
+    return shape, fortran, dtype, count
+
+
+def _read_exactly_into(fp, arr: np.ndarray) -> int:
+    """Fill ``arr`` from ``fp`` without an intermediate copy; the number of bytes read."""
+    view = memoryview(arr.reshape(-1).view(np.uint8))
+    done = 0
+    while done < len(view):
+        got = fp.readinto(view[done:done + (1 << 20)])  # small chunks: zipfile reads through a bytes buffer
+        if not got:
+            break
+        done += got
+    return done
+
+
+def _read_member(zf: zipfile.ZipFile, member: str, path: str, object_keys) -> np.ndarray:
     key = member[:-4]
-    # The zip directory's uncompressed size bounds what the reader will ever produce (zipfile stops there), so a
-    # member claiming more than memory holds is refused before anything is decompressed or allocated.
     declared = zf.getinfo(member).file_size
-    if declared > _memory_limit():
-        raise NpzError(f"{path}: key '{key}' would need {declared / 2**30:.1f} GiB of memory "
-                       f"(more than this machine's {_memory_limit() / 2**30:.1f} GiB allows); refusing to read it")
-    with zf.open(member) as raw:
-        fp = io.BufferedReader(raw)
-        version = np.lib.format.read_magic(fp)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
-        count = 1
-        for dim in shape:  # Python ints: no overflow on absurd header shapes
-            count *= int(dim)
-        if not dtype.hasobject and count * dtype.itemsize > declared:
-            raise NpzError(f"{path}: key '{key}' is truncated or corrupt (its header claims shape {shape} of "
-                           f"{dtype}, {count * dtype.itemsize} bytes, but the member holds {declared})")
+    with zf.open(member) as fp:
+        shape, fortran, dtype, count = _read_header(fp, key, path)
         if dtype.hasobject:
+            if key not in object_keys:
+                raise NpzError(f"{path}: key '{key}' holds Python objects (dtype {dtype}), which the sGDML format "
+                               f"allows only in {', '.join(sorted(object_keys)) or 'no key here'}; refused")
+            if dtype != np.dtype(object):
+                raise NpzError(f"{path}: key '{key}' has a structured dtype with objects ({dtype}); refused")
+            data = fp.read(MAX_STREAM_BYTES + 1)
             try:
-                arr = _RestrictedUnpickler(fp).load()
-            except Exception as exc:  # noqa: BLE001 - any failure means an untrusted or corrupt object key
-                raise NpzError(f"{path}: key '{key}' holds a pickled object that cannot be read safely "
-                               f"({exc})") from None
-            try:
-                return np.asarray(arr, dtype=object).reshape(shape)
-            except ValueError:
-                raise NpzError(f"{path}: key '{key}': the pickled object does not fit its header shape {shape}") from None
-        data = fp.read(count * dtype.itemsize)
-        if len(data) != count * dtype.itemsize:
+                items = decode_object_array(data, count)
+            except ObjectKeyError as exc:
+                raise NpzError(f"{path}: key '{key}' holds a pickled object that is not one of the sGDML shapes "
+                               f"(a dict of numbers, a string, a number or None): {exc}; refused") from None
+            arr = np.empty(count, dtype=object)  # filled with values built by the decoder, not from file bytes
+            for i, item in enumerate(items):
+                arr[i] = item
+            return arr.reshape(shape)
+        if dtype.itemsize == 0 and dtype.kind not in "SUV":
+            raise NpzError(f"{path}: key '{key}' has a zero-size dtype {dtype}; refused")
+        nbytes = count * dtype.itemsize
+        if nbytes > declared:
+            raise NpzError(f"{path}: key '{key}' is truncated or corrupt (its header claims shape {shape} of "
+                           f"{dtype}, {nbytes} bytes, but the member holds {declared})")
+        arr = np.empty(count, dtype=dtype)
+        if _read_exactly_into(fp, arr) != nbytes:
             raise NpzError(f"{path}: key '{key}' is truncated")
-        arr = np.frombuffer(data, dtype=dtype).copy()
         return arr.reshape(shape, order="F" if fortran else "C")
 
 
-def load_npz(path) -> dict:
-    """All arrays of an ``.npz`` file as a dict, object keys decoded safely."""
+def load_npz(path, object_keys=MODEL_OBJECT_KEYS, budget=None) -> dict:
+    """All arrays of an ``.npz`` file as a dict.
+
+    Parameters
+    ----------
+    path : str
+        The file (must be a regular file).
+    object_keys : set of str
+        Keys that may hold object arrays (decoded by :mod:`fastgdml._object_keys`; default: the model format's).
+        An object array in any other key is an error.
+    budget : int, optional
+        Bytes the members may take together (default: :func:`fastgdml._memory.file_budget`).
+    """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file")
+    require_regular_file(path)
+    budget = file_budget() if budget is None else int(budget)
     try:
         with zipfile.ZipFile(path) as zf:
-            out = {}
-            for member in zf.namelist():
-                if member.endswith(".npy"):
-                    out[member[:-4]] = _read_member(zf, member, path)
-            return out
-    except IsADirectoryError:
-        raise NpzError(f"{path}: is a directory, not an .npz file") from None
+            infos = zf.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise NpzError(f"{path}: {len(infos)} zip members (an .npz of sGDML has a few dozen); refused")
+            members = [i.filename for i in infos if i.filename.endswith(".npy")]
+            if len(set(members)) != len(members):
+                raise NpzError(f"{path}: a key is stored twice in the archive; the file is corrupt or crafted")
+            # The zip directory's sizes bound what the reader will ever produce (zipfile stops there): all
+            # members together are checked before anything is decompressed or allocated.
+            total = sum(i.file_size for i in infos if i.filename.endswith(".npy"))
+            if total > budget:
+                raise NpzError(f"{path}: its arrays would need {gib(total)} of memory, more than the "
+                               f"{gib(budget)} this process can use now; refusing to read it (free memory or "
+                               f"use a machine with more)")
+            return {m[:-4]: _read_member(zf, m, path, object_keys) for m in members}
     except zipfile.BadZipFile as exc:
         if "CRC" in str(exc) or "Bad magic" in str(exc) or "Truncated" in str(exc):
             raise NpzError(f"{path}: corrupt .npz archive ({exc}); download or copy the file again") from None
         raise NpzError(f"{path}: not an .npz archive (expected a numpy savez file)") from None
     except NpzError:
         raise
+    except MemoryError:
+        raise NpzError(f"{path}: out of memory while reading it (the budget check passed, so memory is short "
+                       f"right now); free memory and try again") from None
     except (ValueError, OSError, EOFError, zlib.error, NotImplementedError, KeyError, RuntimeError,
-            SyntaxError, TypeError, OverflowError, MemoryError) as exc:
+            SyntaxError, TypeError, OverflowError) as exc:
         # zlib.error: corrupt compressed data; NotImplementedError: unsupported zip compression; KeyError: a
         # directory entry without data; SyntaxError/TypeError: a malformed .npy header dictionary.
         raise NpzError(f"{path}: corrupt .npz archive ({type(exc).__name__}: {exc}); download or copy the file "
@@ -133,20 +176,36 @@ def _fsync_directory(directory: str) -> None:
 def atomic_path(path: str, suffix: str = ""):
     """Yield a temporary file name next to ``path``; after the block, fsync it and rename it over ``path``.
 
-    On any error (or Ctrl-C) the temporary file is removed and an existing ``path`` stays untouched.
+    On any error (or Ctrl-C, or SIGTERM turned into an exception by the CLI) the temporary file is removed and
+    an existing ``path`` stays untouched. The file gets the mode of the regular file it replaces, else
+    0o666 & ~umask (``_outputs.replacement_mode``; mkstemp alone would make every file 0600). A directory or
+    other non-regular file at ``path`` is refused; a symbolic link is replaced, not written through. Failures
+    raise ``_outputs.WriteError`` (an OSError) naming ``path``, not the temporary file.
     """
+    from ._outputs import WriteError, replacement_mode
+
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix or os.path.splitext(path)[1], dir=directory)
-    os.close(fd)
+    mode = replacement_mode(path)
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix or os.path.splitext(path)[1], dir=directory)
+    except OSError as exc:
+        raise WriteError(exc.errno, exc.strerror or str(exc), path) from exc
+    try:
+        try:
+            os.fchmod(fd, mode)  # before anything is written: the data is never readable more widely than asked
+        finally:
+            os.close(fd)
         yield tmp
         with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+            os.fsync(f.fileno())  # a full disk or an I/O error may only show here
         os.replace(tmp, path)
         _fsync_directory(directory)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise WriteError(exc.errno, exc.strerror or str(exc), path) from exc
         raise
 
 

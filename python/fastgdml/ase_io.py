@@ -11,6 +11,7 @@ from typing import Iterable, Optional
 
 import numpy as np
 
+from ._npz import require_regular_file
 from .dataset import Dataset, DatasetError
 
 
@@ -23,14 +24,23 @@ def _ase():
     return units
 
 
+def _label(unit, kind: str, known: str) -> str:
+    # Units are labels, never bare factors: a dataset records its unit by name (e_unit/r_unit), and a number
+    # (0, inf, a negative one) would be a silent scaling error rather than a unit.
+    if not isinstance(unit, str):
+        raise ValueError(f"{kind} unit must be a label ({known}), got {unit!r}: datasets record their units by name")
+    return unit.strip().lower()
+
+
 def energy_factor(unit: str) -> float:
     """eV per ``unit`` (kcal/mol, kJ/mol, eV, Hartree/Ha, meV)."""
     u = _ase()
     table = {"kcal/mol": u.kcal / u.mol, "kj/mol": u.kJ / u.mol, "ev": 1.0, "mev": 1e-3, "hartree": u.Hartree,
              "ha": u.Hartree}
-    key = unit.strip().lower()
+    known = "kcal/mol, kJ/mol, eV, meV, Hartree"
+    key = _label(unit, "energy", known)
     if key not in table:
-        raise ValueError(f"unknown energy unit {unit!r}; use one of kcal/mol, kJ/mol, eV, meV, Hartree")
+        raise ValueError(f"unknown energy unit {unit!r}; use one of {known}")
     return table[key]
 
 
@@ -38,7 +48,7 @@ def length_factor(unit: str) -> float:
     """Angstrom per ``unit`` (Ang/Angstrom, Bohr/au, nm)."""
     u = _ase()
     table = {"ang": 1.0, "angstrom": 1.0, "a": 1.0, "bohr": u.Bohr, "au": u.Bohr, "nm": 10.0}
-    key = unit.strip().lower()
+    key = _label(unit, "length", "Ang, Bohr or nm")
     if key not in table:
         raise ValueError(f"unknown length unit {unit!r}; use Ang, Bohr or nm")
     return table[key]
@@ -90,11 +100,14 @@ def read_trajectory(path, index=":", e_unit: str = "kcal/mol", r_unit: str = "An
     """Dataset from any file ASE reads with energies and forces (extxyz, .traj, ASE db, ...).
 
     ``index`` selects frames as in ``ase.io.read`` (default all). See :func:`from_images` for units and errors.
+    A path that is not a regular file (a directory, FIFO or device) is refused before ASE opens it.
     """
     _ase()
     from ase.io import read
 
     path = os.fspath(path)
+    energy_factor(e_unit), length_factor(r_unit)  # bad units are refused before a long read
+    require_regular_file(path, DatasetError, "a trajectory file")
     try:
         images = read(path, index=index)
     except Exception as exc:
@@ -114,8 +127,9 @@ def to_images(dataset: Dataset, e_unit: Optional[str] = None, r_unit: Optional[s
     from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
 
-    ef = energy_factor(e_unit or dataset.e_unit or "kcal/mol")
-    lf = length_factor(r_unit or dataset.r_unit or "Ang")
+    # "is None", not "or": an explicit e_unit=0 is refused by energy_factor, not replaced by the dataset's unit.
+    ef = energy_factor((dataset.e_unit or "kcal/mol") if e_unit is None else e_unit)
+    lf = length_factor((dataset.r_unit or "Ang") if r_unit is None else r_unit)
     cell = None if dataset.lattice is None else np.asarray(dataset.lattice).T * lf
     images = []
     for k in range(len(dataset)):

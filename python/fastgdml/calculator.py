@@ -1,6 +1,8 @@
 """ASE calculator: energies and forces of a fastgdml/sGDML model in eV and eV/Angstrom."""
 from __future__ import annotations
 
+import math
+import threading
 from typing import Optional, Union
 
 import numpy as np
@@ -22,10 +24,15 @@ def _unit(value, table: dict, kind: str) -> float:
         if key not in table:
             raise ValueError(f"unknown {kind} unit '{value}'; known: {', '.join(sorted(table))}, or pass a number")
         return table[key]
-    value = float(value)
-    if not value > 0:
-        raise ValueError(f"{kind} unit factor must be > 0, got {value}")
-    return value
+    try:
+        factor = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{kind} unit must be a label ({', '.join(sorted(table))}) or a number, "
+                         f"got {value!r}") from None
+    # 0 would zero every energy, inf/NaN poison them; a negative factor flips forces: all are typos, never units.
+    if not (math.isfinite(factor) and factor > 0):
+        raise ValueError(f"{kind} unit factor must be a finite number > 0, got {value!r}")
+    return factor
 
 
 class Calculator(_AseCalculator):
@@ -44,30 +51,46 @@ class Calculator(_AseCalculator):
 
     Positions (Angstrom) are converted to model units, and results back to eV and eV/Angstrom. Atoms whose
     count or atomic numbers differ from the model's are refused.
+
+    One calculator may be shared by threads: an ASE calculator keeps the last atoms and results on itself, so
+    :meth:`get_property` and :meth:`calculate` hold a lock (predictions of one calculator run one at a time).
     """
 
     implemented_properties = ["energy", "free_energy", "forces"]
 
     def __init__(self, model: Union[Model, str], energy_unit: Optional[Union[str, float]] = None,
                  length_unit: Optional[Union[str, float]] = None, **kwargs):
+        # Reentrant: get_property calls calculate. Without it two threads interleave check_state, calculate and
+        # the read of self.results, and one gets the other's energy.
+        self._lock = threading.RLock()
         super().__init__(**kwargs)
         self.model = model if isinstance(model, Model) else Model.load(model)
-        self.eV_per_energy = _unit(energy_unit or self.model.e_unit or "kcal/mol", ENERGY_UNITS, "energy")
-        self.ang_per_length = _unit(length_unit or self.model.r_unit or "Ang", LENGTH_UNITS, "length")
+        # "is None", not "or": a factor of 0 must be refused, not silently replaced by the model's unit.
+        self.eV_per_energy = _unit((self.model.e_unit or "kcal/mol") if energy_unit is None else energy_unit,
+                                   ENERGY_UNITS, "energy")
+        self.ang_per_length = _unit((self.model.r_unit or "Ang") if length_unit is None else length_unit,
+                                    LENGTH_UNITS, "length")
+
+    def get_property(self, name, atoms=None, allow_calculation=True):
+        """As ASE's, under the calculator's lock (see the class docstring)."""
+        with self._lock:
+            return super().get_property(name, atoms, allow_calculation)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-        super().calculate(atoms, properties, system_changes)
-        z = self.model.z
-        if len(self.atoms) != z.size:
-            raise ValueError(f"the model describes {z.size} atoms but the Atoms object has {len(self.atoms)}")
-        numbers = self.atoms.get_atomic_numbers()
-        if not np.array_equal(numbers, z):
-            bad = int(np.flatnonzero(numbers != z)[0])
-            raise ValueError(f"atomic numbers differ from the model's at atom {bad} (Atoms: {numbers[bad]}, model: "
-                             f"{z[bad]}); the atom order must match the training data")
-        R = self.atoms.get_positions() / self.ang_per_length
-        E, F = self.model.predict(R)
-        energy = float(E[0]) * self.eV_per_energy
-        self.results["energy"] = energy
-        self.results["free_energy"] = energy
-        self.results["forces"] = F[0] * (self.eV_per_energy / self.ang_per_length)
+        """Energy and forces of ``atoms`` into ``self.results`` (eV, eV/Angstrom), under the calculator's lock."""
+        with self._lock:
+            super().calculate(atoms, properties, system_changes)
+            z = self.model.z
+            if len(self.atoms) != z.size:
+                raise ValueError(f"the model describes {z.size} atoms but the Atoms object has {len(self.atoms)}")
+            numbers = self.atoms.get_atomic_numbers()
+            if not np.array_equal(numbers, z):
+                bad = int(np.flatnonzero(numbers != z)[0])
+                raise ValueError(f"atomic numbers differ from the model's at atom {bad} (Atoms: {numbers[bad]}, "
+                                 f"model: {z[bad]}); the atom order must match the training data")
+            R = self.atoms.get_positions() / self.ang_per_length
+            E, F = self.model.predict(R)
+            energy = float(E[0]) * self.eV_per_energy
+            self.results["energy"] = energy
+            self.results["free_energy"] = energy
+            self.results["forces"] = F[0] * (self.eV_per_energy / self.ang_per_length)

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -132,7 +135,8 @@ def _build_parser() -> argparse.ArgumentParser:
     lc.add_argument("--n-test", type=_positive_int, default=1000, help="common test frames (default 1000)")
     lc.add_argument("--symmetries", choices=("auto", "none"), default="auto", help="as for train (default: auto)")
     lc.add_argument("--seed", type=_count, default=0)
-    lc.add_argument("-o", "--output", required=True, help="JSON file to write")
+    lc.add_argument("-o", "--output", required=True, help="JSON file to write (.json; the plot goes next to it)")
+    lc.add_argument("--overwrite", action="store_true", help="replace existing output files")
     lc.add_argument("-q", "--quiet", action="store_true")
 
     pr = sub.add_parser("prune", help="reduce the descriptor of a model (rGDML): score features, retrain kept "
@@ -166,8 +170,9 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
     c = sub.add_parser("convert", help="trajectory with energies and forces (any ASE format) <-> dataset .npz",
-                       description="IN.npz -> OUT (extxyz in eV, eV/Ang, Ang), or any file ASE reads with energies "
-                                   "and forces (extxyz, .traj, ASE db, ...) -> OUT.npz. Needs ASE.")
+                       description="IN.npz -> OUT.xyz or OUT.extxyz (extxyz in eV, eV/Ang, Ang), or any file ASE "
+                                   "reads with energies and forces (extxyz, .traj, ASE db, ...) -> OUT.npz. Needs "
+                                   "ASE.")
     c.add_argument("input")
     c.add_argument("output")
     c.add_argument("--e-unit", default="kcal/mol",
@@ -185,10 +190,10 @@ def _cmd_prune(args) -> int:
     from .metrics import prediction_errors
     from .model import Model
     from .prune import DEFAULT_FRACTIONS, prune
-    from .prune_report import write_prune_report
+    from .prune_report import prune_paths, write_prune_report
 
-    if os.path.exists(args.output) and not args.overwrite:
-        raise CliError(f"{args.output} exists; pass --overwrite to replace it")
+    derived = prune_paths(args.output).values() if not args.no_plots else [prune_paths(args.output)["prune"]]
+    _check_outputs(args, ".npz", "pruned model", derived, inputs=[args.model, args.dataset])
     model, dataset = Model.load(args.model), Dataset.load(args.dataset)
     t0 = time.perf_counter()
     best, result = prune(model, dataset, fractions=args.fractions or DEFAULT_FRACTIONS, n_score=args.n_score,
@@ -228,6 +233,8 @@ def _cmd_learning_curve(args) -> int:
     from .dataset import Dataset
     from .learning_curve import learning_curve, plot_learning_curve
 
+    png = os.path.splitext(args.output)[0] + ".png"
+    _check_outputs(args, ".json", "learning curve", [png], inputs=[args.dataset])
     dataset = Dataset.load(args.dataset)
     rows = learning_curve(dataset, args.sizes, sigma=args.sigma, n_valid=args.n_valid, n_test=args.n_test,
                           seed=args.seed, verbose=not args.quiet, symmetries=args.symmetries)
@@ -237,7 +244,6 @@ def _cmd_learning_curve(args) -> int:
     with atomic_path(args.output) as tmp:
         with open(tmp, "w") as f:
             json.dump({"dataset": os.path.abspath(args.dataset), "rows": rows}, f, indent=1)
-    png = os.path.splitext(args.output)[0] + ".png"
     try:
         plot_learning_curve(rows, png, e_unit=dataset.e_unit or "kcal/mol")
         print(f"wrote {args.output} and {png}")
@@ -250,16 +256,17 @@ def _cmd_convert(args) -> int:
     from . import ase_io
     from .dataset import Dataset
 
-    if os.path.exists(args.output) and not args.overwrite:
-        raise CliError(f"{args.output} exists; pass --overwrite to replace it")
-    if args.input.endswith(".npz"):
+    # The format written follows the direction: a dataset becomes extxyz, anything else a dataset.
+    to_xyz = args.input.lower().endswith(".npz")
+    ase_io.energy_factor(args.e_unit), ase_io.length_factor(args.r_unit)  # a typo is refused either way
+    _check_outputs(args, (".xyz", ".extxyz") if to_xyz else ".npz", "trajectory (extxyz)" if to_xyz else "dataset",
+                   [], inputs=[args.input])
+    if to_xyz:
         ds = Dataset.load(args.input)
         ase_io.write_extxyz(ds, args.output)
         print(f"wrote {len(ds)} frames of {args.input} ({ds.e_unit or 'kcal/mol'}, {ds.r_unit or 'Ang'}) to "
               f"{args.output} (eV, eV/Ang, Ang)")
     else:
-        if not args.output.endswith(".npz"):
-            raise CliError("one side must be a dataset .npz")
         ds = ase_io.read_trajectory(args.input, e_unit=args.e_unit, r_unit=args.r_unit, name=args.name,
                                     theory=args.theory)
         ds.save(args.output)
@@ -268,26 +275,40 @@ def _cmd_convert(args) -> int:
 
 
 def _cmd_train(args) -> int:
+    from ._outputs import check_output, same_file
     from .dataset import Dataset
+    from .report import report_paths
     from .train import train
 
+    inputs = [args.dataset, args.perms_from, args.valid_dataset, args.test_dataset]
+    reports = report_paths(args.output)
+    _check_outputs(args, ".npz", "model", reports.values() if not args.no_plots else [reports["json"]],
+                   inputs=inputs)
     checkpoint = args.checkpoint or os.path.splitext(args.output)[0] + ".ckpt.npz"
     if args.resume and not os.path.exists(checkpoint):
         raise CliError(f"--resume but no checkpoint {checkpoint}")
-    if os.path.exists(args.output) and not args.overwrite:
-        raise CliError(f"{args.output} exists; pass --overwrite to replace it")
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(out_dir):
-        raise CliError(f"directory {out_dir} does not exist")
+    if args.solver != "cholesky" and (args.sigma is not None or args.n_valid == 0):  # CG may write it
+        if same_file(checkpoint, args.output):
+            raise CliError(f"--checkpoint {checkpoint} is the model file; give the checkpoint another name")
+        if os.path.lexists(checkpoint) and not (args.resume or args.overwrite):
+            raise CliError(f"{checkpoint} exists (the checkpoint of an interrupted training?); continue it with "
+                           f"--resume or pass --overwrite to start over")
+        check_output(checkpoint, inputs=inputs, suffixes=(".npz",), overwrite=True, what="checkpoint")
     dataset = Dataset.load(args.dataset)
     perms = None
     if args.perms_from:
         from ._npz import load_npz
+        from .symmetry import validate_perms
 
         src = load_npz(args.perms_from)
         if "perms" not in src:
             raise CliError(f"{args.perms_from} has no key 'perms'")
-        perms = src["perms"]
+        z = np.asarray(src.get("z", dataset.z))
+        if z.shape != dataset.z.shape or not np.array_equal(z, dataset.z):
+            raise CliError(f"{args.perms_from} describes another molecule than {args.dataset} (its 'z' has "
+                           f"{z.size} atoms{'' if z.size != dataset.n_atoms else ' in another order'}); take the "
+                           f"permutations from a file of this molecule")
+        perms = validate_perms(src["perms"], dataset.n_atoms, where=f"{args.perms_from}: 'perms'", error=CliError)
     kw = dict(lam=args.lam, use_E=args.use_E, use_E_cstr=args.use_E_cstr, perms=perms, verbose=not args.quiet,
               solver=args.solver, tol=args.tol,
               max_memory=None if args.max_memory is None else int(args.max_memory * 1e9), inducing=args.inducing,
@@ -346,6 +367,21 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _check_outputs(args, suffixes, what: str, derived, inputs) -> None:
+    """Refuse, before any loading or training, an output that would fail or do harm only at the end.
+
+    ``args.output`` must end in ``suffixes`` (the format follows the extension), and neither it nor the files
+    ``derived`` from its name (reports, plots) may be an input, a directory, unwritable, or an existing file
+    without ``--overwrite``. See ``_outputs.check_output``.
+    """
+    from ._outputs import check_output
+
+    suffixes = (suffixes,) if isinstance(suffixes, str) else tuple(suffixes)
+    check_output(args.output, inputs=inputs, suffixes=suffixes, overwrite=args.overwrite, what=what)
+    for path in derived:
+        check_output(path, inputs=inputs, overwrite=args.overwrite, what=f"files written next to {args.output}")
+
+
 def unused_frames(model, dataset) -> np.ndarray:
     """Indices of the dataset's frames the model was neither trained nor validated on (matched by md5)."""
     from ._npz import as_str
@@ -386,9 +422,9 @@ def _cmd_test(args) -> int:
 
 
 def _cmd_info(args) -> int:
-    from ._npz import as_str, load_npz
+    from ._npz import MODEL_OBJECT_KEYS, as_str, load_npz
 
-    d = load_npz(args.file)
+    d = load_npz(args.file, object_keys=MODEL_OBJECT_KEYS)
     kind = as_str(d["type"]) if "type" in d else ("d" if "R" in d else "?")
     if kind == "d":
         from .dataset import Dataset
@@ -429,23 +465,106 @@ def _cmd_info(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    """Entry point of the ``fastgdml`` command."""
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM as an exception, so that atomic writes remove their temporary files on the way out."""
+
+    signum = signal.SIGTERM
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """Raise _Terminated on SIGTERM while the block runs (the default kills the process and leaves a '.tmp-*'
+    file). Main thread only (the only one that can set handlers); an ignored SIGTERM stays ignored."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) in (signal.SIG_IGN, None)):
+        yield
+        return
+
+    def raise_terminated(signum, frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _discard(*streams) -> None:
+    """Point the streams' file descriptors at /dev/null, so that the flush at exit cannot fail once more (and
+    print 'Exception ignored ... BrokenPipeError'); the recipe of the Python docs' note on SIGPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in streams:
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):  # not a real file (captured in tests)
+            pass
+    os.close(devnull)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> str:
+    """The one line for Ctrl-C or SIGTERM; after CG it says where the checkpoint is."""
+    line = f"fastgdml: interrupted ({signal.Signals(getattr(exc, 'signum', signal.SIGINT)).name})"
+    if getattr(exc, "iteration", None) is not None:  # iterative.CgInterrupted
+        line += f" at CG iteration {exc.iteration}"
+        if exc.checkpoint:
+            line += f"; checkpoint written to {exc.checkpoint}; continue with --resume"
+    return line
+
+
+def _run(argv) -> int:
     args = _build_parser().parse_args(argv)
     from .dataset import DatasetError
     from .model import ModelError
     from ._npz import NpzError
+    from ._outputs import OutputError, WriteError
 
     try:
         commands = {"train": _cmd_train, "test": _cmd_test, "info": _cmd_info, "convert": _cmd_convert,
                     "learning-curve": _cmd_learning_curve, "prune": _cmd_prune}
         return commands[args.command](args)
-    except KeyboardInterrupt:
-        print("fastgdml: interrupted", file=sys.stderr)
-        return 130
-    except (CliError, FileNotFoundError, DatasetError, ModelError, NpzError, MemoryError, ValueError, RuntimeError,
-            ImportError) as exc:
+    except BrokenPipeError:
+        raise  # main's business
+    except KeyboardInterrupt as exc:
+        print(_interrupted(exc), file=sys.stderr)
+        return 128 + getattr(exc, "signum", signal.SIGINT)
+    except WriteError as exc:
+        print(f"fastgdml: error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except (CliError, OutputError, FileNotFoundError, DatasetError, ModelError, NpzError, MemoryError, ValueError,
+            RuntimeError, ImportError) as exc:
         print(f"fastgdml: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.filename is None:
+            raise  # a stream write (stdout on a full disk) carries no file name: main reports it
+        print(f"fastgdml: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``fastgdml`` command; returns the exit status.
+
+    0 done; 3 CG did not converge; 2 any error, reported in one 'fastgdml: error:' line on stderr; 130 after
+    Ctrl-C, 143 after SIGTERM (one 'fastgdml: interrupted' line; temporary files removed, CG checkpointed);
+    1, silently, when stdout is a pipe whose reader has gone (``fastgdml info x.npz | head -1``).
+    """
+    try:
+        try:
+            with _sigterm_raises():
+                return _run(argv)
+        finally:
+            sys.stdout.flush()  # a closed pipe or a full disk shows here, not as an error at interpreter exit
+    except BrokenPipeError:
+        _discard(sys.stdout, sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:  # while parsing arguments or importing, before _run's handler
+        print(_interrupted(exc), file=sys.stderr)
+        return 128 + getattr(exc, "signum", signal.SIGINT)
+    except OSError as exc:
+        _discard(sys.stdout)
+        with contextlib.suppress(OSError):  # stderr may be on the full device too
+            print(f"fastgdml: error: cannot write standard output: {exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

@@ -7,7 +7,8 @@ from typing import Optional
 
 import numpy as np
 
-from ._npz import NpzError, as_str, load_npz, save_npz_atomic
+from ._memory import file_budget, gib
+from ._npz import MODEL_OBJECT_KEYS, NpzError, as_str, load_npz, save_npz_atomic
 from ._version import __version__
 
 
@@ -19,7 +20,8 @@ def dataset_md5(z: np.ndarray, R: np.ndarray, E: Optional[np.ndarray], F: np.nda
     """The sGDML dataset fingerprint: md5 over the md5 digests of z, R, [E], F (raw bytes, C order)."""
     outer = hashlib.md5()
     for arr in (z, R) + ((E,) if E is not None else ()) + (F,):
-        outer.update(hashlib.md5(np.ascontiguousarray(arr).ravel().tobytes()).digest())
+        # memoryview: the raw bytes in C order without a copy of the array (datasets can be gigabytes)
+        outer.update(hashlib.md5(memoryview(np.ascontiguousarray(arr)).cast("B")).digest())
     return outer.hexdigest()
 
 
@@ -126,7 +128,8 @@ class Dataset:
         """
         path = os.fspath(path)
         try:
-            d = load_npz(path)
+            # A model's object keys decode (safely) so that a model given as a dataset is named as such below.
+            d = load_npz(path, object_keys=MODEL_OBJECT_KEYS)
         except NpzError as exc:
             raise DatasetError(str(exc)) from None
         if "type" in d:
@@ -138,6 +141,16 @@ class Dataset:
         if missing:
             raise DatasetError(f"{path}: missing key(s) {', '.join(repr(k) for k in missing)}; an sGDML dataset needs "
                                f"'R' (M, N, 3), 'z' (N,) and 'F' (M, N, 3)")
+        objects = sorted(k for k, v in d.items() if v.dtype.hasobject)
+        if objects:
+            raise DatasetError(f"{path}: key '{objects[0]}' holds Python objects; a dataset has none (numbers and "
+                               f"strings only), so the file is refused")
+        # Converted copies (float64, C order) of the label arrays come on top of what was read.
+        extra = sum(np.asarray(d[k]).size * 8 for k in ("R", "F", "E")
+                    if k in d and not (np.asarray(d[k]).dtype == np.float64 and np.asarray(d[k]).flags.c_contiguous))
+        if extra > file_budget():
+            raise DatasetError(f"{path}: converting 'R', 'F' and 'E' to float64 needs {gib(extra)} more memory "
+                               f"than the {gib(file_budget())} this process can use now; store them as float64")
         text = {k: as_str(d[k]) for k in ("name", "theory", "r_unit", "e_unit") if k in d}
         stem = os.path.splitext(os.path.basename(path))[0]
         return cls(d["R"], d["z"], d["F"], E=d.get("E"), name=text.get("name", stem),
@@ -205,7 +218,8 @@ class Dataset:
 
 
 def coincident_atoms(R: np.ndarray, lattice: Optional[np.ndarray] = None, tol: float = 1e-8):
-    """(frame, i, j) of the first pair of atoms closer than ``tol`` (minimum image with a lattice), or None.
+    """(frame, i, j, distance) of the first pair of atoms closer than ``tol`` (minimum image with a lattice), or
+    None.
 
     Coincident atoms make the inverse-distance descriptor infinite; callers use this to name the culprit.
     """
@@ -218,8 +232,9 @@ def coincident_atoms(R: np.ndarray, lattice: Optional[np.ndarray] = None, tol: f
         if inv is not None:
             frac = d @ inv.T
             d = (frac - np.round(frac)) @ np.asarray(lattice).T
-        close = np.argwhere(np.einsum("mpk,mpk->mp", d, d) < tol * tol)
+        d2 = np.einsum("mpk,mpk->mp", d, d)
+        close = np.argwhere(d2 < tol * tol)
         if len(close):
             m, p = close[0]
-            return int(start + m), int(i[p]), int(j[p])
+            return int(start + m), int(i[p]), int(j[p]), float(np.sqrt(d2[m, p]))
     return None

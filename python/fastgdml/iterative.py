@@ -2,7 +2,8 @@
 
 The C++ solver (``_core.solve_iterative``) runs CG with the Nyström preconditioner, restarts on stalls and calls
 back after every iteration; this module sizes the preconditioner from a memory budget, shows progress, writes
-checkpoints of the iterate atomically and resumes from them.
+checkpoints of the iterate atomically and resumes from them. SIGINT and SIGTERM stop CG with a checkpoint
+(:class:`CgInterrupted`).
 
 Checkpoint file (``.npz``): the iterate ``x`` (normalised units, sign of the solve, not the model's alphas), the
 cumulative ``iterations``, the inducing ``columns`` and the task it belongs to (``task_*`` keys: dataset md5,
@@ -11,8 +12,11 @@ checkpoint of another task.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import sys
+import threading
 import time
 from typing import Optional
 
@@ -69,6 +73,43 @@ def scaled_start(op, y: np.ndarray, lam: float, guess: np.ndarray):
     return c * guess, rel
 
 
+class CgInterrupted(KeyboardInterrupt):
+    """CG stopped by SIGINT or SIGTERM, after writing its checkpoint.
+
+    A KeyboardInterrupt, so code that handles Ctrl-C handles it. Attributes: ``signum`` (the signal),
+    ``iteration`` (cumulative CG iterations done), ``checkpoint`` (the file written, None without one).
+    """
+
+    def __init__(self, signum: int, iteration: int, checkpoint: Optional[str]):
+        self.signum, self.iteration, self.checkpoint = signum, iteration, checkpoint
+        where = f"; checkpoint written to {checkpoint}" if checkpoint else " (no checkpoint file was set)"
+        super().__init__(f"interrupted ({signal.Signals(signum).name}) at CG iteration {iteration}{where}")
+
+
+@contextlib.contextmanager
+def _signals_stop_cg():
+    """While the block runs, SIGINT and SIGTERM only record themselves in the yielded list.
+
+    The default SIGINT handler raises KeyboardInterrupt inside the CG callback and SIGTERM kills the process:
+    either way the iterations since the last checkpoint (up to ``checkpoint_interval``, 300 s) are lost. With
+    the signal recorded instead, the monitor stops CG at the next iteration and the checkpoint is written.
+    Handlers can only be set in the main thread; elsewhere, and for a signal that is ignored (``nohup``, a
+    background job's SIGINT) or whose handler was not set from Python, nothing changes. The previous handlers
+    are restored on the way out.
+    """
+    caught = []
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) not in (signal.SIG_IGN, None):
+                previous[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
+    try:
+        yield caught
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 class CheckpointError(ValueError):
     """A checkpoint that belongs to another training task or cannot be read."""
 
@@ -95,6 +136,24 @@ def load_checkpoint(path: str, task: dict) -> dict:
         if not same:
             raise CheckpointError(f"{path}: checkpoint belongs to another training task ('{key[5:]}' differs); "
                                   f"start without resume or use the matching settings")
+    # The state itself, checked before the (long) preconditioner build: unknowns are 3N forces per training
+    # point, plus one energy each with energy constraints.
+    n, N = len(task["task_idxs_train"]), np.asarray(task["task_perms"]).shape[1]
+    M = n * 3 * N + (n if bool(task["task_use_E_cstr"]) else 0)
+    for key in ("x", "iterations", "columns"):
+        if key not in ck:
+            raise CheckpointError(f"{path}: not a fastgdml checkpoint (missing '{key}')")
+    x, it, cols = np.asarray(ck["x"]), np.asarray(ck["iterations"]), np.asarray(ck["columns"])
+    if x.shape != (M,) or x.dtype.kind != "f" or not np.all(np.isfinite(x)):
+        raise CheckpointError(f"{path}: 'x' must hold {M} finite numbers (the CG iterate of this task), got "
+                              f"{x.dtype} of shape {x.shape}{'' if x.dtype.kind != 'f' or np.all(np.isfinite(x)) else ' with NaN/Inf'}; "
+                              f"the checkpoint is corrupt: delete it and start without --resume")
+    if it.size != 1 or it.dtype.kind not in "iu" or int(it.ravel()[0]) < 0:
+        raise CheckpointError(f"{path}: 'iterations' must be one count >= 0; the checkpoint is corrupt")
+    if cols.ndim != 1 or (cols.size and (cols.dtype.kind not in "iu" or cols.min() < 0 or cols.max() >= M
+                                         or len(np.unique(cols)) != cols.size)):
+        raise CheckpointError(f"{path}: 'columns' must be distinct inducing column indices in [0, {M}); the "
+                              f"checkpoint is corrupt")
     return ck
 
 
@@ -137,6 +196,9 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, budget: int, n: int, n_p
 
     ``warm_start``: a guess of x (e.g. the solution at a neighbouring sigma), rescaled by the factor that
     minimises the residual (one K v); used when it starts CG below |y|, ignored otherwise.
+
+    SIGINT or SIGTERM while CG runs (main thread) stops it at the next iteration, writes the checkpoint (when
+    ``checkpoint`` is set) and raises :class:`CgInterrupted`.
     """
     M = op.size
     fixed = matvec_cache_bytes(n, n_perms, use_E_cstr) + 8 * 8 * M
@@ -181,15 +243,21 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, budget: int, n: int, n_p
 
     def monitor(it, rel, x):
         progress.update(it, rel)
+        if caught:
+            return False  # stop CG (the C++ loop ends at once); the checkpoint is written below
         if checkpoint is not None and time.perf_counter() - state["last_save"] >= checkpoint_interval:
             save(it, x)
-        return True
+        return not caught  # a signal during that save
 
     try:
-        x, info = _core.solve_iterative(op, y, x0, o, monitor, log)
+        # The final save is inside too: a second Ctrl-C must not abort the checkpoint the first one asked for.
+        with _signals_stop_cg() as caught:
+            x, info = _core.solve_iterative(op, y, x0, o, monitor, log)
+            state["columns"] = info["columns"]
+            if checkpoint is not None and (caught or not info["converged"]):
+                save(info["iterations"], x)
     finally:
         progress.close()
-    state["columns"] = info["columns"]
-    if checkpoint is not None and not info["converged"]:
-        save(info["iterations"], x)
+    if caught:
+        raise CgInterrupted(caught[0], int(info["iterations"]), checkpoint)
     return x, info

@@ -7,12 +7,28 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import _core
-from ._npz import NpzError, as_str, load_npz, save_npz_atomic
+from ._memory import file_budget, gib
+from ._npz import MODEL_OBJECT_KEYS, NpzError, as_str, load_npz, save_npz_atomic
 from .symmetry import descriptor_permutation_table, validate_perms
 
 
 class ModelError(ValueError):
     """A model file that is missing keys or whose arrays do not fit together."""
+
+
+# Kernel length scales outside this range make 1/sigma^2 or the kernel's exponentials under- or overflow for any
+# descriptor distance (inverse distances of 1e-3..1e3 per length unit); useful models have sigma ~ 1..1000.
+SIGMA_RANGE = (1e-6, 1e9)
+# Atoms closer than this (model length units) are coincident whatever the training data.
+COINCIDENT = 1e-8
+_PREDICT_CHUNK_BYTES = 1 << 28
+
+
+def predictor_bytes(n: int, D: int, n_perms: int) -> int:
+    """Memory the prediction core derives from a model: copies of the n x D training arrays (float64 conversion,
+    Python transpose, core copies, the prepared [X; V]) and the G x D permutation maps (forward, inverse and the
+    saved table)."""
+    return 8 * (7 * n * D + 2 * n_perms * D + 8 * D)
 
 
 _REQUIRED = ("z", "R_desc", "R_d_desc_alpha", "sig", "c", "perms")
@@ -21,7 +37,7 @@ _REQUIRED = ("z", "R_desc", "R_d_desc_alpha", "sig", "c", "perms")
 def _scalar(arrays: dict, key: str, where: str, default=None, positive: bool = False) -> float:
     """A model key that must hold one finite real number (``positive``: > 0)."""
     value = np.asarray(arrays.get(key, default))
-    kind = "positive" if positive else "finite"
+    kind = "positive finite" if positive else "finite"
     if value.size != 1 or value.dtype.kind not in "biuf":
         raise ModelError(f"{where}: '{key}' must be a single {kind} number, got {value.dtype} of shape {value.shape}")
     x = float(value.ravel()[0])
@@ -30,11 +46,11 @@ def _scalar(arrays: dict, key: str, where: str, default=None, positive: bool = F
     return x
 
 
-def _real_array(arrays: dict, key: str, where: str) -> np.ndarray:
+def _real_array(arrays: dict, key: str, where: str, convert: bool = True) -> np.ndarray:
     value = np.asarray(arrays[key])
     if value.dtype.kind not in "biuf":
         raise ModelError(f"{where}: '{key}' must hold real numbers, got dtype {value.dtype}")
-    return value.astype(np.float64, copy=False)
+    return value.astype(np.float64, copy=False) if convert else value
 
 
 class Model:
@@ -76,20 +92,39 @@ class Model:
                                  f"(pairs kept), got {mask.dtype} of shape {mask.shape}")
             self.feature_mask = mask.astype(np.int64)
         D_model = D if self.feature_mask is None else self.feature_mask.size
-        X = _real_array(arrays, "R_desc", where)
-        V = _real_array(arrays, "R_d_desc_alpha", where)
+        X = _real_array(arrays, "R_desc", where, convert=False)
+        V = _real_array(arrays, "R_d_desc_alpha", where, convert=False)
         if X.ndim != 2 or X.shape[0] != D_model:
             raise ModelError(f"{where}: 'R_desc' must have shape ({D_model}, n) for {N} atoms, got {X.shape}")
         n = X.shape[1]
+        if n == 0:
+            raise ModelError(f"{where}: 'R_desc' holds 0 training points (shape {X.shape}); the model is empty, "
+                             f"retrain it")
+        # Before any derived array: the core's copies grow as n x N^2 (checked shapes only, values come later).
+        n_perms = np.shape(arrays["perms"])[0] if np.ndim(arrays["perms"]) == 2 else 1
+        derived = predictor_bytes(n, D_model, n_perms)
+        if derived > file_budget():
+            raise ModelError(f"{where}: a model of {N} atoms, {n} training points and {n_perms} permutations "
+                             f"needs {gib(derived)} of memory to predict, more than the {gib(file_budget())} this "
+                             f"process can use now; refusing to load it")
         if V.shape != (n, D_model):
             raise ModelError(f"{where}: 'R_d_desc_alpha' must have shape ({n}, {D_model}), got {V.shape}")
+        X, V = X.astype(np.float64, copy=False), V.astype(np.float64, copy=False)
         for key, arr in (("R_desc", X), ("R_d_desc_alpha", V)):
             if not np.all(np.isfinite(arr)):
                 raise ModelError(f"{where}: '{key}' contains NaN/Inf; the model is corrupt, retrain it")
         self.perms = validate_perms(arrays["perms"], N, where=f"{where}: 'perms'", error=ModelError)
         self.sigma = _scalar(arrays, "sig", where, positive=True)
-        self.std = _scalar(arrays, "std", where, default=1.0)
+        if not SIGMA_RANGE[0] <= self.sigma <= SIGMA_RANGE[1]:
+            raise ModelError(f"{where}: 'sig' = {self.sigma:g} is outside [{SIGMA_RANGE[0]:g}, {SIGMA_RANGE[1]:g}], "
+                             f"where the kernel's terms (1/sigma^2, exp(-r/sigma)) stay representable; the model "
+                             f"is degenerate, retrain it")
+        self.std = _scalar(arrays, "std", where, default=1.0, positive=True)
         self.c = _scalar(arrays, "c", where)
+        if "lam" in arrays:
+            lam = _scalar(arrays, "lam", where)
+            if lam < 0:
+                raise ModelError(f"{where}: 'lam' must be >= 0 (the ridge regulariser), got {lam:g}")
         alphas_E = arrays.get("alphas_E")
         if alphas_E is not None:
             alphas_E = _real_array(arrays, "alphas_E", where).ravel()
@@ -106,9 +141,12 @@ class Model:
                 raise ModelError(f"{where}: 'lattice' must be an invertible (3, 3) matrix (vectors as columns)")
             self.lattice = lattice
         self.z = z
+        # Inverse distances are largest for the closest pair: queries closer than a tenth of the closest pair in
+        # the training data are far outside what the model knows (and 1/r blows up); predict refuses them.
+        self.min_distance = max(COINCIDENT, 0.1 / float(X.max())) if X.max() > 0 else COINCIDENT
         self._predictor = _core.Predictor(N, np.ascontiguousarray(X.T), V, self.perms, self.sigma, self.std, self.c,
                                           alphas_E=alphas_E, mask=self.feature_mask, lattice=self.lattice,
-                                          backend=backend)
+                                          backend=backend, min_distance=self.min_distance)
 
     # -- properties of the sGDML interface ---------------------------------------------------------------
     @property
@@ -180,14 +218,26 @@ class Model:
             raise ValueError("R contains NaN/Inf positions")
         if R.shape[0] == 0:
             raise ValueError("R must hold at least one geometry, got shape (0, N, 3)")
-        E, F = self._predictor.predict(np.ascontiguousarray(R))
-        if not (np.all(np.isfinite(E)) and np.all(np.isfinite(F))):
-            from .dataset import coincident_atoms
-
-            hit = coincident_atoms(R, self.lattice)
-            if hit is not None:
-                raise ValueError(f"geometry {hit[0]}: atoms {hit[2]} and {hit[1]} coincide (distance < 1e-8); the "
-                                 f"inverse-distance descriptor is undefined there")
+        # The core refuses close contacts (closer than self.min_distance) with a ValueError naming the geometry
+        # (within its chunk, shifted below) and the atoms. Chunks of geometries bound the work arrays of the core (about 5 doubles per descriptor entry).
+        chunk = max(1, _PREDICT_CHUNK_BYTES // (40 * max(self.arrays["R_desc"].shape[0], 1)))
+        E = np.empty(R.shape[0])
+        F = np.empty(R.shape)
+        for start in range(0, R.shape[0], chunk):
+            try:
+                E[start:start + chunk], F[start:start + chunk] = self._predictor.predict(
+                    np.ascontiguousarray(R[start:start + chunk]))
+            except ValueError as exc:
+                text = str(exc)
+                if start and text.startswith("geometry "):
+                    index, rest = text[len("geometry "):].split(":", 1)
+                    text = f"geometry {start + int(index)}:{rest}"
+                raise ValueError(text) from None
+        bad = ~(np.isfinite(E) & np.all(np.isfinite(F), axis=(1, 2)))
+        if bad.any():
+            raise ValueError(f"{self.source or 'model'}: non-finite energy or forces for geometry "
+                             f"{int(np.flatnonzero(bad)[0])} (of {len(E)}); its parameters overflow there (sigma "
+                             f"{self.sigma:g}, std {self.std:g}, c {self.c:g}); the model file is degenerate")
         return E, F
 
     # -- file I/O ---------------------------------------------------------------------------------------
@@ -196,7 +246,7 @@ class Model:
         """Read an sGDML model ``.npz`` (ours or the public ``sgdml`` package's); object keys decoded safely."""
         path = os.fspath(path)
         try:
-            arrays = load_npz(path)
+            arrays = load_npz(path, object_keys=MODEL_OBJECT_KEYS)
         except NpzError as exc:
             raise ModelError(str(exc)) from None
         kind = as_str(arrays["type"]) if "type" in arrays else None

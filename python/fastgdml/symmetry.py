@@ -18,17 +18,29 @@ def validate_perms(perms, n_atoms: int, where: str = "perms", error=ValueError) 
         raise error(f"{where} must hold integer atom indices, got dtype {p.dtype}")
     p = p.astype(np.int64)
     ref = np.arange(n_atoms)
-    for i, row in enumerate(p):
-        if not np.array_equal(np.sort(row), ref):
-            raise error(f"{where}[{i}] is not a permutation of 0..{n_atoms - 1}")
-    rows = {tuple(r) for r in p}
-    if len(rows) != len(p):
+    bad = np.flatnonzero(~(np.sort(p, axis=1) == ref).all(axis=1))
+    if len(bad):
+        raise error(f"{where}[{int(bad[0])}] is not a permutation of 0..{n_atoms - 1}")
+    # Rows are found by a hash (a fixed random projection, wrapping int64) and then compared exactly: closure
+    # costs P vectorised (P, N) steps instead of P^2 Python-level lookups (a file may hold thousands of rows).
+    weights = np.random.default_rng(12345).integers(1, 2**62, size=n_atoms, dtype=np.int64)
+    with np.errstate(over="ignore"):
+        keys = p @ weights
+    order = np.argsort(keys, kind="stable")
+    sorted_keys, sorted_rows = keys[order], p[order]
+    if len(np.unique(p, axis=0)) != len(p):
         raise error(f"{where} has duplicate rows")
-    if tuple(ref) not in rows:
+    if not (p == ref).all(axis=1).any():
         raise error(f"{where} must contain the identity permutation")
     for a in p:
-        for b in p:
-            if tuple(a[b]) not in rows:
+        products = a[p]  # row k: a composed with p[k]
+        with np.errstate(over="ignore"):
+            pk = products @ weights
+        at = np.minimum(np.searchsorted(sorted_keys, pk), len(p) - 1)
+        if not (sorted_keys[at] == pk).all() or not (sorted_rows[at] == products).all():
+            # a hash hit on a different row would need the exact compare above to fail: fall back per row
+            rows = {tuple(r) for r in p}
+            if any(tuple(r) not in rows for r in products):
                 raise error(f"{where} is not closed under composition (not a group): add the missing products "
                             f"or pass the full group")
     identity = int(np.flatnonzero((p == ref).all(axis=1))[0])

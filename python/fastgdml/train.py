@@ -22,23 +22,13 @@ import numpy as np
 
 from . import _core, iterative
 from ._version import __version__
+from ._memory import available_bytes
 from .dataset import Dataset, coincident_atoms
 from .metrics import prediction_errors, store_errors
-from .model import Model
+from .model import SIGMA_RANGE, Model
 from .sampling import stratified_sample
 from .permutations import find_permutations
 from .symmetry import descriptor_permutation_table, validate_perms
-
-
-def _available_memory_bytes() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-10, use_E: bool = True,
@@ -179,7 +169,7 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
         raise ValueError(f"solver must be 'auto', 'cholesky' or 'cg', got {solver!r}")
     if resume is not None and solver == "cholesky":
         raise ValueError("resume continues an iterative (CG) solve; use solver='cg' or 'auto'")
-    dense_budget = int(0.9 * _available_memory_bytes()) if max_memory is None else int(max_memory)
+    dense_budget = int(0.9 * available_bytes()) if max_memory is None else int(max_memory)
     if solver == "auto":
         solver = "cholesky" if need <= dense_budget and resume is None else "cg"
     if solver == "cholesky" and need > dense_budget:
@@ -188,6 +178,9 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
                           f"(n_train) or solver='cg'")
     if not (np.isfinite(tol) and 0 < tol < 1):
         raise ValueError(f"tol must be in (0, 1), got {tol}")
+    if not SIGMA_RANGE[0] <= sigma <= SIGMA_RANGE[1]:
+        raise ValueError(f"sigma = {sigma:g} is outside [{SIGMA_RANGE[0]:g}, {SIGMA_RANGE[1]:g}], where the kernel "
+                         f"stays representable (useful values are ~1..1000)")
 
     R = dataset.R[idxs_train]
     hit = coincident_atoms(R, dataset.lattice)
@@ -217,7 +210,7 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
         del K
         solution = y
     else:
-        cg_budget = int(0.5 * _available_memory_bytes()) if max_memory is None else int(max_memory)
+        cg_budget = int(0.5 * available_bytes()) if max_memory is None else int(max_memory)
         cache = iterative.matvec_cache_bytes(n, len(perms), use_E_cstr)
         log.start(f"descriptors and kernel weights for CG ({n_rows} unknowns; n={n}, N={N}, "
                   f"{len(perms)} permutation(s))")

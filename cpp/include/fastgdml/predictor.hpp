@@ -22,6 +22,9 @@ struct ModelData {
   double sigma = 1.0;
   double std = 1.0;                      // label scale sigma_y
   double c = 0.0;                        // energy integration constant
+  // Queries with a pair of (kept) atoms closer than this are refused (std::domain_error naming the geometry and
+  // the atoms): far closer than any training pair the model is meaningless, and at 0 the descriptor is undefined.
+  double min_distance = 0.0;
 };
 
 class Predictor {
@@ -35,6 +38,7 @@ class Predictor {
 
  private:
   KernelSumInput input() const;
+  void refuse_close_contacts(std::int64_t B, const double* Xq) const;
 
   DescriptorLayout layout_;
   Lattice lattice_;
