@@ -229,7 +229,8 @@ class PyNystrom {
 // Solves (K + lam I) x = y by preconditioned CG; x0 is the start iterate. monitor(iteration, residual, x) may
 // return False to stop; exceptions it raises (KeyboardInterrupt) propagate.
 py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Array& x0,
-                          const solver::IterativeOptions& options, const py::object& monitor, const py::object& log) {
+                          const solver::IterativeOptions& options, const py::object& monitor, const py::object& log,
+                          const py::object& on_preconditioner) {
   const std::int64_t M = op.size();
   require(y.ndim() == 1 && y.shape(0) == M && x0.ndim() == 1 && x0.shape(0) == M,
           "y and x0 must have shape (" + std::to_string(M) + ",)");
@@ -246,12 +247,20 @@ py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Arra
       return keep.is_none() || keep.cast<bool>();
     };
   const solver::LogFn log_fn = python_log(log);
+  solver::PreconditionerFn built_fn = nullptr;
+  if (!on_preconditioner.is_none())
+    built_fn = [on_preconditioner](const std::vector<std::int64_t>& cols) {
+      py::gil_scoped_acquire acquire;
+      IntArray copy(static_cast<py::ssize_t>(cols.size()));
+      std::copy(cols.begin(), cols.end(), copy.mutable_data());
+      on_preconditioner(copy);
+    };
   solver::IterativeResult result;
   {
     py::gil_scoped_release release;
     result = solver::solve_iterative(
         M, [&op](const double* v, double* out) { op.op().matvec(v, out); }, columns_of(op.op()),
-        [&op]() { return diagonal_of(op.op()); }, y.data(), xp, options, monitor_fn, log_fn);
+        [&op]() { return diagonal_of(op.op()); }, y.data(), xp, options, monitor_fn, log_fn, built_fn);
   }
   py::dict info;
   info["converged"] = result.converged;
@@ -460,8 +469,9 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("single_precision", &solver::IterativeOptions::single_precision);
 
   m.def("solve_iterative", &solve_iterative, py::arg("op"), py::arg("y"), py::arg("x0"), py::arg("options"),
-        py::arg("monitor") = py::none(), py::arg("log") = py::none(),
-        "Preconditioned CG on (K + lam I) x = y -> (x, info dict).");
+        py::arg("monitor") = py::none(), py::arg("log") = py::none(), py::arg("on_preconditioner") = py::none(),
+        "Preconditioned CG on (K + lam I) x = y -> (x, info dict). on_preconditioner(columns) is called with the "
+        "inducing columns of every preconditioner built (checkpoints store them).");
 
   py::class_<PyPredictor>(m, "Predictor")
       .def(py::init<int, const Array&, const Array&, const IntArray&, double, double, double,

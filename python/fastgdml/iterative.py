@@ -241,6 +241,10 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, budget: int, n: int, n_p
         save_npz_atomic(checkpoint, {"x": x, "iterations": np.int64(it), "columns": state["columns"], **task})
         state["last_save"] = time.perf_counter()
 
+    def columns_in_use(columns):
+        # every build (the first and each restart's): checkpoints hold the preconditioner in use, not the start's
+        state["columns"] = np.asarray(columns, dtype=np.int64)
+
     def monitor(it, rel, x):
         progress.update(it, rel)
         if caught:
@@ -252,7 +256,7 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, budget: int, n: int, n_p
     try:
         # The final save is inside too: a second Ctrl-C must not abort the checkpoint the first one asked for.
         with _signals_stop_cg() as caught:
-            x, info = _core.solve_iterative(op, y, x0, o, monitor, log)
+            x, info = _core.solve_iterative(op, y, x0, o, monitor, log, on_preconditioner=columns_in_use)
             state["columns"] = info["columns"]
             if checkpoint is not None and (caught or not info["converged"]):
                 save(info["iterations"], x)

@@ -9,13 +9,15 @@ namespace fastgdml::solver {
 
 IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const ColumnsFn& columns,
                                 const DiagonalFn& diagonal, const double* y, double* x,
-                                const IterativeOptions& options, const Monitor& monitor, const LogFn& log) {
+                                const IterativeOptions& options, const Monitor& monitor, const LogFn& log,
+                                const PreconditionerFn& on_preconditioner) {
   const double lambda = options.lambda;
   const LinearMap A = [&](const double* v, double* out) {
     K_apply(v, out);
     for (std::int64_t i = 0; i < M; ++i) out[i] += lambda * v[i];
   };
-  std::int64_t k = std::min(options.inducing, M);
+  // A resume continues with the checkpoint's columns, which may be more than options.inducing after growth.
+  std::int64_t k = std::min(std::max<std::int64_t>(options.inducing, options.columns.size()), M);
   const std::int64_t k_max = std::max(k, std::min(options.max_inducing > 0 ? options.max_inducing : k, M));
 
   std::vector<double> scores;
@@ -50,6 +52,7 @@ IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const 
     nystrom.diagonal = options.block_jacobi ? &blocks : nullptr;
     nystrom.single_precision = options.single_precision;
     P = std::make_unique<NystromPreconditioner>(M, lambda, std::move(cols), columns, log, nystrom);
+    if (on_preconditioner) on_preconditioner(P->columns());
   };
   const LinearMap identity = [&](const double* v, double* out) { std::copy(v, v + M, out); };
   const LinearMap precondition = [&](const double* v, double* out) { P->apply(v, out); };

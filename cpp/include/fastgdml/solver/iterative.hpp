@@ -48,9 +48,15 @@ struct IterativeResult {
   std::vector<std::int64_t> columns;     // inducing columns of the last preconditioner
 };
 
+// Told the inducing columns of every preconditioner built (the first one and each restart's): what a checkpoint
+// must store so that a resume rebuilds the preconditioner in use.
+using PreconditionerFn = std::function<void(const std::vector<std::int64_t>& columns)>;
+
 // x: start iterate on entry (zeros for a fresh solve), solution on exit. K_apply computes K v (without lambda).
+// A resume passes options.columns (the checkpoint's) and continues growing k from their count.
 IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const ColumnsFn& columns,
                                 const DiagonalFn& diagonal, const double* y, double* x,
-                                const IterativeOptions& options, const Monitor& monitor, const LogFn& log);
+                                const IterativeOptions& options, const Monitor& monitor, const LogFn& log,
+                                const PreconditionerFn& on_preconditioner = nullptr);
 
 }  // namespace fastgdml::solver

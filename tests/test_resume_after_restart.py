@@ -1,0 +1,78 @@
+"""CG checkpoints hold the preconditioner in use: a checkpoint written after a restart (a stall grew the inducing
+columns and rebuilt the Nyström factor) resumes with those columns and reaches the uninterrupted solution.
+
+Before, periodic checkpoints stored the columns the run started from (none on a fresh run), so a resume rebuilt a
+different preconditioner than the one the iterate belonged to.
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+import fastgdml
+from fastgdml import _core, iterative
+from fastgdml._npz import save_npz_atomic
+
+from conftest import TOY_PERMS, TOY_Z, make_toy
+
+
+@pytest.fixture
+def short_stall_window(monkeypatch):
+    """CG options with a stall window of 20 iterations (default 200): on this small problem the first
+    preconditioner stalls and one restart with more columns converges (measured: 367 iterations, 1 restart)."""
+    real = _core.IterativeOptions
+
+    def options():
+        o = real()
+        o.stall_window = 20
+        return o
+
+    monkeypatch.setattr(_core, "IterativeOptions", options)
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """Every checkpoint the run writes (kept in memory) and every preconditioner it builds, in order."""
+    log = {"saves": [], "builds": []}
+    monkeypatch.setattr(iterative, "save_npz_atomic",
+                        lambda path, arrays: log["saves"].append({k: np.array(v) for k, v in arrays.items()}))
+    solve = _core.solve_iterative
+
+    def spy(*args, on_preconditioner=None, **kw):
+        def built(columns):
+            log["builds"].append((len(log["saves"]), np.array(columns)))
+            on_preconditioner(columns)
+        return solve(*args, on_preconditioner=built, **kw)
+
+    monkeypatch.setattr(_core, "solve_iterative", spy)
+    return log
+
+
+def test_resume_from_a_checkpoint_written_after_a_restart(short_stall_window, recorded, tmp_path, monkeypatch):
+    R, E, F = make_toy(M=60, seed=0)
+    ds = fastgdml.Dataset(R, TOY_Z, F, E=E)
+    kw = dict(lam=1e-4, perms=TOY_PERMS, n_valid=0, idxs_train=np.arange(40), solver="cg", tol=1e-9, inducing=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small-data warnings about the toy's energies
+        full = fastgdml.train(ds, 40, 1.2, checkpoint=str(tmp_path / "unused.ckpt.npz"), checkpoint_interval=0, **kw)
+    assert full.converged and int(full.arrays["solver_restarts"]) >= 1
+    (_, first), (saves_before_restart, second) = recorded["builds"][:2]
+    assert len(second) > len(first)
+    # a checkpoint written between the restart and convergence
+    after = recorded["saves"][saves_before_restart:]
+    assert len(after) >= 2
+    ckpt = after[len(after) // 2]
+    np.testing.assert_array_equal(ckpt["columns"], second)
+
+    monkeypatch.setattr(iterative, "save_npz_atomic", save_npz_atomic)
+    path = str(tmp_path / "after_restart.ckpt.npz")
+    save_npz_atomic(path, ckpt)
+    recorded["builds"].clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        resumed = fastgdml.train(ds, 40, 1.2, resume=path, checkpoint=path, **kw)
+    assert resumed.converged
+    np.testing.assert_array_equal(recorded["builds"][0][1], second)  # the same preconditioner rebuilt
+    geometries = make_toy(M=5, seed=7)[0]
+    F_full, F_resumed = full.predict(geometries)[1], resumed.predict(geometries)[1]
+    np.testing.assert_allclose(F_resumed, F_full, atol=1e-6 * np.abs(F_full).max())
