@@ -12,6 +12,7 @@ from typing import Iterable, Optional
 import numpy as np
 
 from ._npz import require_regular_file
+from .units import angstrom_per, ev_per
 from .dataset import Dataset, DatasetError
 
 
@@ -24,34 +25,20 @@ def _ase():
     return units
 
 
-def _label(unit, kind: str, known: str) -> str:
-    # Units are labels, never bare factors: a dataset records its unit by name (e_unit/r_unit), and a number
-    # (0, inf, a negative one) would be a silent scaling error rather than a unit.
-    if not isinstance(unit, str):
-        raise ValueError(f"{kind} unit must be a label ({known}), got {unit!r}: datasets record their units by name")
-    return unit.strip().lower()
-
-
 def energy_factor(unit: str) -> float:
-    """eV per ``unit`` (kcal/mol, kJ/mol, eV, Hartree/Ha, meV)."""
-    u = _ase()
-    table = {"kcal/mol": u.kcal / u.mol, "kj/mol": u.kJ / u.mol, "ev": 1.0, "mev": 1e-3, "hartree": u.Hartree,
-             "ha": u.Hartree}
-    known = "kcal/mol, kJ/mol, eV, meV, Hartree"
-    key = _label(unit, "energy", known)
-    if key not in table:
-        raise ValueError(f"unknown energy unit {unit!r}; use one of {known}")
-    return table[key]
+    """eV per ``unit`` (kcal/mol, kJ/mol, eV, Hartree/Ha, meV; :mod:`fastgdml.units`).
+
+    Units are labels, never bare factors: a dataset records its unit by name (``e_unit``/``r_unit``), and a
+    number (0, inf, a negative one) would be a silent scaling error rather than a unit.
+    """
+    _ase()
+    return ev_per(unit)
 
 
 def length_factor(unit: str) -> float:
-    """Angstrom per ``unit`` (Ang/Angstrom, Bohr/au, nm)."""
-    u = _ase()
-    table = {"ang": 1.0, "angstrom": 1.0, "a": 1.0, "bohr": u.Bohr, "au": u.Bohr, "nm": 10.0}
-    key = _label(unit, "length", "Ang, Bohr or nm")
-    if key not in table:
-        raise ValueError(f"unknown length unit {unit!r}; use Ang, Bohr or nm")
-    return table[key]
+    """Angstrom per ``unit`` (Ang/Angstrom, Bohr/au, nm; :mod:`fastgdml.units`)."""
+    _ase()
+    return angstrom_per(unit)
 
 
 def from_images(images: Iterable, source: str = "images", e_unit: str = "kcal/mol", r_unit: str = "Ang",

@@ -6,16 +6,15 @@ import threading
 from typing import Optional, Union
 
 import numpy as np
-from ase import units
 from ase.calculators.calculator import Calculator as _AseCalculator
 from ase.calculators.calculator import all_changes
 
 from .model import Model
+from .units import energy_units, length_units
 
-# Energy units in eV and length units in Angstrom, by the labels sGDML files use.
-ENERGY_UNITS = {"kcal/mol": units.kcal / units.mol, "kj/mol": units.kJ / units.mol, "ev": 1.0,
-                "ha": units.Hartree, "hartree": units.Hartree, "mev": 1e-3}
-LENGTH_UNITS = {"ang": 1.0, "angstrom": 1.0, "a": 1.0, "bohr": units.Bohr, "nm": 10.0}
+# Energy units in eV and length units in Angstrom, by the labels sGDML files use (one table: fastgdml.units).
+ENERGY_UNITS = energy_units()
+LENGTH_UNITS = length_units()
 
 
 def _unit(value, table: dict, kind: str) -> float:

@@ -10,6 +10,7 @@ import numpy as np
 from ._memory import file_budget, gib
 from ._npz import MODEL_OBJECT_KEYS, NpzError, as_str, load_npz, save_npz_atomic
 from ._version import __version__
+from .geometry import check_lattice, minimum_image
 
 
 class DatasetError(ValueError):
@@ -106,10 +107,7 @@ class Dataset:
         self._E_shape = None if E_raw is None else E_raw.shape
         self.lattice = None
         if lattice is not None:
-            lat = np.asarray(lattice, dtype=np.float64)
-            if lat.shape != (3, 3) or not np.all(np.isfinite(lat)) or abs(np.linalg.det(lat)) < 1e-12:
-                raise DatasetError(f"{where}: 'lattice' must be an invertible (3, 3) matrix (vectors as columns)")
-            self.lattice = lat
+            self.lattice = check_lattice(lattice, where, DatasetError)
         self.perms = None
         if perms is not None:
             from .symmetry import validate_perms
@@ -224,14 +222,10 @@ def coincident_atoms(R: np.ndarray, lattice: Optional[np.ndarray] = None, tol: f
     Coincident atoms make the inverse-distance descriptor infinite; callers use this to name the culprit.
     """
     R = np.asarray(R, dtype=np.float64).reshape(-1, np.shape(R)[-2], 3)
-    inv = None if lattice is None else np.linalg.inv(lattice)
     i, j = np.tril_indices(R.shape[1], -1)
     chunk = max(1, 2_000_000 // max(len(i), 1))
     for start in range(0, len(R), chunk):
-        d = R[start:start + chunk, i] - R[start:start + chunk, j]
-        if inv is not None:
-            frac = d @ inv.T
-            d = (frac - np.round(frac)) @ np.asarray(lattice).T
+        d = minimum_image(R[start:start + chunk, i] - R[start:start + chunk, j], lattice)
         d2 = np.einsum("mpk,mpk->mp", d, d)
         close = np.argwhere(d2 < tol * tol)
         if len(close):

@@ -9,6 +9,7 @@ import numpy as np
 from . import _core
 from ._memory import file_budget, gib
 from ._npz import MODEL_OBJECT_KEYS, NpzError, as_str, load_npz, save_npz_atomic
+from .geometry import check_lattice
 from .symmetry import descriptor_permutation_table, validate_perms
 
 
@@ -136,10 +137,7 @@ class Model:
         lattice = arrays.get("lattice")
         self.lattice = None
         if lattice is not None:
-            lattice = _real_array(arrays, "lattice", where)
-            if lattice.shape != (3, 3) or not np.all(np.isfinite(lattice)) or abs(np.linalg.det(lattice)) < 1e-12:
-                raise ModelError(f"{where}: 'lattice' must be an invertible (3, 3) matrix (vectors as columns)")
-            self.lattice = lattice
+            self.lattice = check_lattice(lattice, where, ModelError)
         self.z = z
         # Inverse distances are largest for the closest pair: queries closer than a tenth of the closest pair in
         # the training data are far outside what the model knows (and 1/r blows up); predict refuses them.

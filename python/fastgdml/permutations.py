@@ -31,6 +31,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from . import _core
+from .geometry import minimum_image
 
 # Covalent radii in Angstrom (Cordero et al., Dalton Trans. 2008), for bond detection; others use 1.5.
 _COVALENT_RADII = {
@@ -75,10 +76,7 @@ def element_symbol(zi: int) -> str:
 
 
 def _distances(R: np.ndarray, lattice: Optional[np.ndarray]) -> np.ndarray:
-    d = R[:, :, None, :] - R[:, None, :, :]
-    if lattice is not None:  # minimum image, lattice vectors as columns (FORMATS.md §1)
-        L = np.asarray(lattice, dtype=np.float64)
-        d = d - np.rint(d @ np.linalg.inv(L).T) @ L.T
+    d = minimum_image(R[:, :, None, :] - R[:, None, :, :], lattice)
     return np.sqrt((d * d).sum(-1))
 
 
