@@ -413,3 +413,30 @@ def test_cli_refuses_non_regular_files_without_hanging(kind, tmp_path):
     out = subprocess.run([sys.executable, "-m", "fastgdml.cli", "info", path], capture_output=True, text=True,
                          timeout=60, stdin=subprocess.DEVNULL)
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and path in out.stderr, out.stderr
+
+
+def test_predictions_in_chunks_equal_one_batch_and_name_the_right_geometry(model, toy):
+    """The core predicts a batch in chunks of bounded work memory; chunking changes nothing, and an error in a
+    later chunk names the geometry's index in the whole batch."""
+    from fastgdml import _core
+
+    X, V = np.ascontiguousarray(model.arrays["R_desc"].T), model.arrays["R_d_desc_alpha"]
+
+    def predictor(work_bytes):
+        return _core.Predictor(5, X, V, model.perms, model.sigma, model.std, model.c,
+                               min_distance=model.min_distance, work_bytes=work_bytes)
+
+    R = toy.R[:10]
+    D = X.shape[1]
+    E1, F1 = predictor(1 << 28).predict(R)
+    E3, F3 = predictor(3 * 40 * D).predict(R)  # chunks of 3 geometries
+    np.testing.assert_allclose(E3, E1, rtol=1e-12, atol=1e-12 * np.abs(E1).max())
+    np.testing.assert_allclose(F3, F1, rtol=1e-12, atol=1e-12 * np.abs(F1).max())
+    R = R.copy()
+    R[7, 4] = R[7, 1]
+    with pytest.raises(ValueError, match=r"geometry 7: atoms 1 and 4 coincide"):
+        predictor(3 * 40 * D).predict(R)
+    R[7] = toy.R[7]
+    R[8, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"NaN/Inf positions \(geometry 8\)"):
+        predictor(3 * 40 * D).predict(R)

@@ -1,5 +1,6 @@
 #include "fastgdml/predictor.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -44,21 +45,44 @@ KernelSumInput Predictor::input() const {
 
 void Predictor::predict(std::int64_t B, const double* R, double* E, double* F) const {
   const int N = layout_.n_atoms();
-  std::vector<double> Xq(B * D_), g(B * D_ * 3), Z(B * D_);
-  backend_->descriptors(layout_, lattice_, B, R, Xq.data(), g.data());
-  refuse_close_contacts(B, Xq.data());
-  backend_->kernel_sums(input(), B, Xq.data(), prepared_.get(), Z.data(), E);
-  const double scale = -model_.std;
-#pragma omp parallel for schedule(static) if (B * D_ > 32768)
+  for (std::int64_t i = 0; i < B * 3 * N; ++i)
+    if (!std::isfinite(R[i]))
+      throw std::invalid_argument("R contains NaN/Inf positions (geometry " + std::to_string(i / (3 * N)) + ")");
+  // Chunks of geometries bound the work arrays (5 doubles per descriptor entry and geometry).
+  const std::int64_t chunk = std::max<std::int64_t>(1, model_.work_bytes / (40 * D_));
+  std::vector<double> Xq(std::min(B, chunk) * D_), g(Xq.size() * 3), Z(Xq.size());
+  for (std::int64_t first = 0; first < B; first += chunk) {
+    const std::int64_t b = std::min(chunk, B - first);
+    const double* Rb = R + first * 3 * N;
+    double* Eb = E + first;
+    double* Fb = F + first * 3 * N;
+    backend_->descriptors(layout_, lattice_, b, Rb, Xq.data(), g.data());
+    refuse_close_contacts(first, b, Xq.data());
+    backend_->kernel_sums(input(), b, Xq.data(), prepared_.get(), Z.data(), Eb);
+    const double scale = -model_.std;
+#pragma omp parallel for schedule(static) if (b * D_ > 32768)
+    for (std::int64_t q = 0; q < b; ++q) {
+      jacobian_t_dot(g.data() + q * D_ * 3, D_, layout_.pair_a(), layout_.pair_b(), Z.data() + q * D_, N,
+                     Fb + q * 3 * N);
+      for (int k = 0; k < 3 * N; ++k) Fb[q * 3 * N + k] *= scale;
+      Eb[q] = model_.std * Eb[q] + model_.c;
+    }
+  }
+  // Never a silent NaN: parameters that pass every check can still overflow for some geometry.
   for (std::int64_t q = 0; q < B; ++q) {
-    jacobian_t_dot(g.data() + q * D_ * 3, D_, layout_.pair_a(), layout_.pair_b(), Z.data() + q * D_, N,
-                   F + q * 3 * N);
-    for (int k = 0; k < 3 * N; ++k) F[q * 3 * N + k] *= scale;
-    E[q] = model_.std * E[q] + model_.c;
+    bool finite = std::isfinite(E[q]);
+    for (int k = 0; k < 3 * N && finite; ++k) finite = std::isfinite(F[q * 3 * N + k]);
+    if (!finite) {
+      char params[96];
+      std::snprintf(params, sizeof params, "sigma %g, std %g, c %g", model_.sigma, model_.std, model_.c);
+      throw std::domain_error("non-finite energy or forces for geometry " + std::to_string(q) + " (of " +
+                              std::to_string(B) + "); its parameters overflow there (" + params +
+                              "); the model file is degenerate");
+    }
   }
 }
 
-void Predictor::refuse_close_contacts(std::int64_t B, const double* Xq) const {
+void Predictor::refuse_close_contacts(std::int64_t first, std::int64_t B, const double* Xq) const {
   // The descriptor holds inverse distances: one pass over it finds the closest kept pair of every query.
   const double limit = model_.min_distance > 0.0 ? 1.0 / model_.min_distance : 0.0;
   for (std::int64_t q = 0; q < B; ++q) {
@@ -66,7 +90,7 @@ void Predictor::refuse_close_contacts(std::int64_t B, const double* Xq) const {
       const double x = Xq[q * D_ + d];
       if (std::isfinite(x) && (limit == 0.0 || x <= limit)) continue;
       const double r = std::isfinite(x) ? 1.0 / x : 0.0;
-      const std::string atoms = "geometry " + std::to_string(q) + ": atoms " + std::to_string(layout_.pair_b()[d]) +
+      const std::string atoms = "geometry " + std::to_string(first + q) + ": atoms " + std::to_string(layout_.pair_b()[d]) +
                                 " and " + std::to_string(layout_.pair_a()[d]);
       char dist[32], lim[32];
       std::snprintf(dist, sizeof dist, "%.3g", r);

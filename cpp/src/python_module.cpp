@@ -278,7 +278,8 @@ class PyPredictor {
  public:
   PyPredictor(int n_atoms, const Array& X, const Array& V, const IntArray& perms, double sigma, double std, double c,
               const std::optional<Array>& alphas_E, const std::optional<IntArray>& mask,
-              const std::optional<Array>& lattice, const std::string& backend, double min_distance)
+              const std::optional<Array>& lattice, const std::string& backend, double min_distance,
+              std::int64_t work_bytes)
       : n_atoms_(n_atoms) {
     const DescriptorLayout layout(n_atoms, to_vector(mask));
     require(X.ndim() == 2 && X.shape(1) == layout.size(),
@@ -299,6 +300,8 @@ class PyPredictor {
     m.c = c;
     require(min_distance >= 0.0 && std::isfinite(min_distance), "min_distance must be a finite length >= 0");
     m.min_distance = min_distance;
+    require(work_bytes > 0, "work_bytes must be > 0");
+    m.work_bytes = work_bytes;
     predictor_ = std::make_unique<Predictor>(layout, to_lattice(lattice), std::move(m), backend);
   }
 
@@ -476,12 +479,14 @@ PYBIND11_MODULE(_core, m) {
   py::class_<PyPredictor>(m, "Predictor")
       .def(py::init<int, const Array&, const Array&, const IntArray&, double, double, double,
                     const std::optional<Array>&, const std::optional<IntArray>&, const std::optional<Array>&,
-                    const std::string&, double>(),
+                    const std::string&, double, std::int64_t>(),
            py::arg("n_atoms"), py::arg("X"), py::arg("V"), py::arg("perms"), py::arg("sigma"), py::arg("std"),
            py::arg("c"), py::arg("alphas_E") = py::none(), py::arg("mask") = py::none(),
            py::arg("lattice") = py::none(), py::arg("backend") = "cpu", py::arg("min_distance") = 0.0,
+           py::arg("work_bytes") = std::int64_t{1} << 28,
            "Prediction of a trained model; queries with a kept pair of atoms closer than min_distance (model "
-           "length units; 0: only coincident atoms) raise ValueError naming the geometry and the atoms.")
+           "length units; 0: only coincident atoms) raise ValueError naming the geometry and the atoms; batches "
+           "are predicted in chunks whose work arrays stay below work_bytes.")
       .def("predict", &PyPredictor::predict, py::arg("R"))
       .def_property_readonly("backend", &PyPredictor::backend);
 }

@@ -22,7 +22,6 @@ class ModelError(ValueError):
 SIGMA_RANGE = (1e-6, 1e9)
 # Atoms closer than this (model length units) are coincident whatever the training data.
 COINCIDENT = 1e-8
-_PREDICT_CHUNK_BYTES = 1 << 28
 
 
 def predictor_bytes(n: int, D: int, n_perms: int) -> int:
@@ -212,30 +211,16 @@ class Model:
             R = R.reshape(-1, N, 3)
         if R.ndim != 3 or R.shape[1:] != (N, 3):
             raise ValueError(f"R must have shape ({N}, 3) or (M, {N}, 3) for this {N}-atom model, got {R.shape}")
-        if not np.all(np.isfinite(R)):
-            raise ValueError("R contains NaN/Inf positions")
         if R.shape[0] == 0:
             raise ValueError("R must hold at least one geometry, got shape (0, N, 3)")
-        # The core refuses close contacts (closer than self.min_distance) with a ValueError naming the geometry
-        # (within its chunk, shifted below) and the atoms. Chunks of geometries bound the work arrays of the core (about 5 doubles per descriptor entry).
-        chunk = max(1, _PREDICT_CHUNK_BYTES // (40 * max(self.arrays["R_desc"].shape[0], 1)))
-        E = np.empty(R.shape[0])
-        F = np.empty(R.shape)
-        for start in range(0, R.shape[0], chunk):
-            try:
-                E[start:start + chunk], F[start:start + chunk] = self._predictor.predict(
-                    np.ascontiguousarray(R[start:start + chunk]))
-            except ValueError as exc:
-                text = str(exc)
-                if start and text.startswith("geometry "):
-                    index, rest = text[len("geometry "):].split(":", 1)
-                    text = f"geometry {start + int(index)}:{rest}"
-                raise ValueError(text) from None
-        bad = ~(np.isfinite(E) & np.all(np.isfinite(F), axis=(1, 2)))
-        if bad.any():
-            raise ValueError(f"{self.source or 'model'}: non-finite energy or forces for geometry "
-                             f"{int(np.flatnonzero(bad)[0])} (of {len(E)}); its parameters overflow there (sigma "
-                             f"{self.sigma:g}, std {self.std:g}, c {self.c:g}); the model file is degenerate")
+        # The core refuses non-finite positions, close contacts (closer than self.min_distance, naming the
+        # geometry and the atoms) and non-finite results, and bounds its work arrays by predicting in chunks.
+        try:
+            E, F = self._predictor.predict(np.ascontiguousarray(R))
+        except ValueError as exc:
+            if str(exc).startswith("non-finite"):
+                raise ValueError(f"{self.source or 'model'}: {exc}") from None
+            raise
         return E, F
 
     # -- file I/O ---------------------------------------------------------------------------------------

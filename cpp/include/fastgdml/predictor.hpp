@@ -25,6 +25,8 @@ struct ModelData {
   // Queries with a pair of (kept) atoms closer than this are refused (std::domain_error naming the geometry and
   // the atoms): far closer than any training pair the model is meaningless, and at 0 the descriptor is undefined.
   double min_distance = 0.0;
+  // Bound on predict's work arrays (descriptors, Jacobians, kernel sums: 5 doubles per entry and geometry).
+  std::int64_t work_bytes = std::int64_t{1} << 28;
 };
 
 class Predictor {
@@ -32,13 +34,15 @@ class Predictor {
   Predictor(const DescriptorLayout& layout, const Lattice& lattice, ModelData model,
             const std::string& backend = "cpu");
 
-  // R: B x N x 3 -> E (B), F (B x N x 3).
+  // R: B x N x 3 -> E (B), F (B x N x 3), in chunks of bounded memory. Throws std::invalid_argument for
+  // non-finite positions and std::domain_error for close contacts or non-finite results (never returns NaN).
   void predict(std::int64_t B, const double* R, double* E, double* F) const;
   std::string backend_name() const { return backend_->name(); }
 
  private:
   KernelSumInput input() const;
-  void refuse_close_contacts(std::int64_t B, const double* Xq) const;
+  // Queries first .. first + B - 1 (their descriptors Xq): std::domain_error for a pair closer than min_distance.
+  void refuse_close_contacts(std::int64_t first, std::int64_t B, const double* Xq) const;
 
   DescriptorLayout layout_;
   Lattice lattice_;
