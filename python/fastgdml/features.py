@@ -1,17 +1,15 @@
 """Descriptor feature importance of a trained model (rGDML, Kabylda et al., Nat. Commun. 14, 3562 (2023)).
 
 Removing feature k (a pair of atoms) from the descriptor of every geometry, with the model's coefficients kept,
-changes each (query, training point, permutation) term only through two scalars (DESIGN.md §2, last
-paragraph): the squared distance r² loses d_k² and the projection s = d·v_j loses d_k v_jk. So the masked
-predictions of *all* features follow from the full one by corrections that are, for each query and permutation,
-two (orbits × n) · (n × D) products: GEMM-shaped, not D separate predictions.
+changes each (query, training point, permutation) term only through two scalars: the squared distance r² loses
+d_k² and the projection s = d·v_j loses d_k v_jk. So the masked predictions of *all* features follow from the
+full one by corrections that are, for each query and permutation, two (orbits × n) · (n × D) products:
+GEMM-shaped, not D separate predictions. The arithmetic runs in the C++ core (``_core.feature_deltas``,
+cpp/include/fastgdml/feature_scores.hpp); this module prepares the orbits and turns the results into scores
+and interaction maps.
 
 With a permutation group, features are removed as whole orbits (the pairs {π(a), π(b)} of a pair {a, b}), so
 the symmetrised kernel of the reduced model stays symmetric; orbit members share their orbit's score.
-
-Notation as in DESIGN.md §2: X (n, D) training descriptors, V (n, D) rows v_j = J_j a_j, A_p = P_pᵀ x (the
-query permuted), d_jp = A_p − x_j, u = √5 r / σ, e = exp(−u); the force in descriptor space is
-g = Σ_p P_p Σ_j [W1 v_j + W2 d_jp] with W1 = −(5/(3σ²))(1+u)e and W2 = (25/(3σ⁴)) e s + b_j (5/(3σ²))(1+u)e.
 """
 from __future__ import annotations
 
@@ -22,6 +20,9 @@ import numpy as np
 
 from . import _core
 from .model import Model
+
+# Geometries per call of the core (progress is reported between calls).
+_CHUNK = 8
 
 
 def pair_atoms(n_atoms: int):
@@ -43,12 +44,12 @@ def feature_orbits(perms: np.ndarray, n_atoms: int, mask=None) -> np.ndarray:
 @dataclass
 class _Terms:
     """One query's full-model quantities, shared by the masked corrections of every orbit."""
-    J: np.ndarray       # (D, N, 3) dense Jacobian of the query descriptor
-    g: np.ndarray       # (D,) force in descriptor space (before sigma_y and J^T)
+    g: np.ndarray       # (D,) force in descriptor space (F = std J^T g)
+    jac: np.ndarray     # (D, 3) compressed descriptor Jacobian: J row k is -jac[k] on atom a_k, +jac[k] on b_k
 
 
 class _Masking:
-    """The model's arrays in the form the masked corrections need."""
+    """A model's arrays and orbits in the form the core's feature deltas take."""
 
     def __init__(self, model: Model):
         a = model.arrays
@@ -56,76 +57,24 @@ class _Masking:
         self.N = model.n_atoms
         self.X = np.ascontiguousarray(np.asarray(a["R_desc"], dtype=np.float64).T)        # (n, D)
         self.V = np.ascontiguousarray(np.asarray(a["R_d_desc_alpha"], dtype=np.float64))  # (n, D)
-        self.b = None if "alphas_E" not in a else np.asarray(a["alphas_E"], dtype=np.float64).ravel()
-        self.maps = _core.permutation_maps(self.N, model.perms, mask=model.feature_mask).astype(np.int64)
-        self.inverse = np.argsort(self.maps, axis=1)  # A_p = x[inverse[p]] = P_p^T x
-        self.orbit = feature_orbits(model.perms, self.N, model.feature_mask)
+        self.b = None if "alphas_E" not in a else np.ascontiguousarray(a["alphas_E"], dtype=np.float64).ravel()
+        self.orbit = feature_orbits(model.perms, self.N, model.feature_mask).astype(np.int64)
         self.n_orbits = int(self.orbit.max()) + 1
-        self.trivial = self.n_orbits == self.X.shape[1] and np.array_equal(self.orbit, np.arange(self.n_orbits))
-        self.indicator = None
-        if not self.trivial:
-            self.indicator = np.zeros((self.X.shape[1], self.n_orbits))
-            self.indicator[np.arange(self.X.shape[1]), self.orbit] = 1.0
-        self.sig = model.sigma
         full = np.arange(self.N * (self.N - 1) // 2) if model.feature_mask is None else model.feature_mask
         self.pairs = tuple(idx[full] for idx in pair_atoms(self.N))
 
-    def per_orbit(self, a: np.ndarray) -> np.ndarray:
-        """Sums of the columns of a (n, D) over each orbit (the columns themselves without symmetries)."""
-        return a if self.trivial else a @ self.indicator
-
-    def weights(self, r2, s):
-        """W1, W2 and the energy term of each (training point, ...) entry, for squared distances r2, projections s."""
-        c = 5.0 / (3.0 * self.sig ** 2)
-        u = np.sqrt(5.0 * np.maximum(r2, 0.0)) / self.sig
-        e = np.exp(-u)
-        w1 = -c * (1.0 + u) * e
-        w2 = (25.0 / (3.0 * self.sig ** 4)) * e * s
-        energy = c * (1.0 + u) * e * s
-        if self.b is not None:
-            b = self.b.reshape((-1,) + (1,) * (np.ndim(r2) - 1))
-            w2 = w2 + b * c * (1.0 + u) * e
-            energy = energy + b * (1.0 + u + u * u / 3.0) * e
-        return w1, w2, energy
-
-    def query(self, R: np.ndarray):
-        """Descriptor and dense Jacobian (D, N, 3) of one geometry."""
-        x, g = _core.descriptors(R[None], mask=self.model.feature_mask, lattice=self.model.lattice)
-        x, g = x[0], g[0]
-        J = np.zeros((x.size, self.N, 3))
-        k = np.arange(x.size)
-        J[k, self.pairs[0]] = -g
-        J[k, self.pairs[1]] = g
-        return x, J
+    def core(self, R: np.ndarray, forces: bool = False) -> dict:
+        """``_core.feature_deltas`` for geometries R (M, N, 3): scores, dE, g (and dF with ``forces``)."""
+        m = self.model
+        return _core.feature_deltas(self.N, self.X, self.V, self.b, m.perms, m.feature_mask, m.lattice, m.sigma,
+                                    m.std, self.orbit, np.ascontiguousarray(R), forces=forces)
 
     def deltas(self, R: np.ndarray):
-        """(full terms, dF (n_orbits, N, 3), dE (n_orbits,)): full minus masked prediction, per removed orbit, in
-        the model's units."""
-        x, J = self.query(R)
-        D = x.size
-        g = np.zeros(D)
-        dg = np.zeros((self.n_orbits, D))
-        dE = np.zeros(self.n_orbits)
-        for p in range(len(self.maps)):
-            A = x[self.inverse[p]]
-            Dd = A[None, :] - self.X                                   # (n, D): d_jp
-            r2 = np.einsum("jd,jd->j", Dd, Dd)
-            s = np.einsum("jd,jd->j", Dd, self.V)
-            w1, w2, en = self.weights(r2, s)
-            Z = w1 @ self.V + w2 @ Dd
-            # per-orbit parts of r2 and s; the masked weights of every orbit at once
-            q2, qs = self.per_orbit(Dd * Dd), self.per_orbit(Dd * self.V)  # (n, n_orbits)
-            w1m, w2m, enm = self.weights(r2[:, None] - q2, s[:, None] - qs)
-            dw1, dw2 = w1[:, None] - w1m, w2[:, None] - w2m
-            dZ = dw1.T @ self.V + dw2.T @ Dd                           # (n_orbits, D): two GEMMs
-            g += Z[self.maps[p]]
-            dg += dZ[:, self.maps[p]]
-            dE += (en[:, None] - enm).sum(axis=0)
-        # the removed orbit's own entries drop out of the masked force entirely
-        dg[self.orbit, np.arange(D)] = g
-        std = self.model.std
-        dF = (std * (dg @ J.reshape(D, -1))).reshape(self.n_orbits, self.N, 3)  # GEMM, not an einsum loop
-        return _Terms(J=J, g=g), dF, std * dE
+        """(full terms, dF (n_orbits, N, 3), dE (n_orbits,)) of one geometry: full minus masked prediction, per
+        removed orbit, in the model's units."""
+        out = self.core(R[None], forces=True)
+        _, jac = _core.descriptors(R[None], mask=self.model.feature_mask, lattice=self.model.lattice)
+        return _Terms(g=out["g"][0], jac=jac[0]), out["dF"][0], out["dE"][0]
 
 
 def _as_geometries(model: Model, R) -> np.ndarray:
@@ -173,17 +122,16 @@ def feature_scores(model: Model, R, progress: Optional[callable] = None) -> np.n
     R = _as_geometries(model, R)
     m = _Masking(model)
     L = np.zeros(m.n_orbits)
-    for i, r in enumerate(R):
-        _, dF, _ = m.deltas(r)
-        L += np.square(dF).sum(axis=(1, 2))
+    for start in range(0, len(R), _CHUNK):
+        L += m.core(R[start:start + _CHUNK])["scores"]
         if progress is not None:
-            progress(i + 1)
+            progress(min(start + _CHUNK, len(R)))
     return _to_full(model, L[m.orbit])
 
 
 def pair_forces(m: "_Masking", terms: _Terms) -> np.ndarray:
     """(D, 3): the force on atom a of each pair (a, b) from that pair's descriptor entry (atom b gets minus it)."""
-    return m.model.std * terms.g[:, None] * terms.J[np.arange(len(terms.g)), m.pairs[0]]
+    return -m.model.std * terms.g[:, None] * terms.jac
 
 
 def interactions(model: Model, R) -> dict:
@@ -210,10 +158,12 @@ def interactions(model: Model, R) -> dict:
     force = np.zeros((N, N))
     pair_energy = np.zeros(len(a_idx))
     orbit_size = np.bincount(m.orbit)
-    for r in R:
-        terms, _, dE = m.deltas(r)
-        force[a_idx, b_idx] += np.linalg.norm(pair_forces(m, terms), axis=1)
-        pair_energy += dE[m.orbit] / orbit_size[m.orbit]
+    _, jac = _core.descriptors(R, mask=model.feature_mask, lattice=model.lattice)
+    for start in range(0, len(R), _CHUNK):
+        out = m.core(R[start:start + _CHUNK])
+        for g, dE, jq in zip(out["g"], out["dE"], jac[start:start + _CHUNK]):
+            force[a_idx, b_idx] += np.linalg.norm(pair_forces(m, _Terms(g=g, jac=jq)), axis=1)
+            pair_energy += dE[m.orbit] / orbit_size[m.orbit]
     force = (force + force.T) / len(R)
     energy = np.zeros(N)
     np.add.at(energy, a_idx, 0.5 * pair_energy / len(R))
