@@ -1,4 +1,4 @@
-"""The ``fastgdml`` command line: train, test, info."""
+"""The ``fastgdml`` command line: train, test, info, learning-curve, prune, convert."""
 from __future__ import annotations
 
 import argparse
@@ -56,7 +56,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fastgdml {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a model on a dataset (closed-form solver)",
+    t = sub.add_parser("train", help="train a model on a dataset (closed form or preconditioned CG)",
                        description="Train a GDML/sGDML model on an sGDML dataset .npz and write the model .npz.")
     t.add_argument("dataset", help="sGDML dataset .npz")
     t.add_argument("--n-train", type=_positive_int, required=True, help="number of training geometries")
