@@ -32,7 +32,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import types
 import warnings
 
@@ -561,44 +560,80 @@ def test_atomic_writes_refuse_a_non_regular_target(kind, toy_ds, tmp_path):
 
 
 # -- signals -----------------------------------------------------------------------------------------------------
-# The child slows every CG iteration (so there is time to send a signal) and every fsync (so a signal lands inside
-# a write), prints 'started' at the first iteration or fsync, then runs the CLI.
+# Signals are sent at a point of progress, not after a delay: the child stops at CG iteration AT ('cg') or at its
+# first fsync, inside the first write ('write'), prints 'started' and waits there until a signal handler has run
+# (every Python handler is wrapped to record that), so the signal lands at that point on any machine. If no signal
+# comes, the child goes on after SIGNAL_TIMEOUT seconds and the test fails on what it did.
 CHILD = textwrap.dedent("""
-    import os, sys, time
+    import os, signal, sys, time
     from fastgdml import iterative
-    what = sys.argv[1]
+    what, at, patience = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    received = []
+    real_signal = signal.signal
+    def recording(sig, handler):
+        if callable(handler):
+            inner = handler
+            def handler(signum, frame):
+                received.append(signum)
+                return inner(signum, frame)
+        return real_signal(sig, handler)
+    signal.signal = recording
+    # the dispositions of an interactive shell, even when the tests were started with SIGINT ignored (a
+    # background job of a non-interactive shell): Python's KeyboardInterrupt handler (recorded) and SIGTERM's default
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    def wait_for_a_signal():
+        print("started", flush=True)
+        deadline = time.monotonic() + patience
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.001)
     update = iterative._Progress.update
-    def slow_update(self, it, rel):
-        if not self.history and what == "cg":
-            print("started", flush=True)
-        time.sleep(0.02)
+    def update_then_wait(self, it, rel):
         update(self, it, rel)
-    iterative._Progress.update = slow_update
+        if what == "cg" and len(self.history) == at:
+            wait_for_a_signal()
+    iterative._Progress.update = update_then_wait
     real_fsync = os.fsync
-    def slow_fsync(fd):
-        if what == "write":
-            print("started", flush=True)
-            time.sleep(10)
+    fsyncs = []
+    def wait_then_fsync(fd):
+        fsyncs.append(fd)
+        if what == "write" and len(fsyncs) == 1:
+            wait_for_a_signal()
         real_fsync(fd)
-    os.fsync = slow_fsync
+    os.fsync = wait_then_fsync
     from fastgdml.cli import main
-    sys.exit(main(sys.argv[2:]))
+    sys.exit(main(sys.argv[4:]))
 """)
 CG_TRAIN = ("train ds.npz --n-train 15 --sigma 1.2 --lam 1e-4 --n-valid 0 --n-test 0 --solver cg --tol 1e-11 "
             "--inducing 20 --no-plots -q -o out.npz")
+AT = 5  # CG iteration at which the 'cg' child is signalled
+SIGNAL_TIMEOUT = 120  # seconds for the child to reach that point, and to end after the signal
 
 
 def signalled(argv: str, what: str, sig: int, cwd) -> subprocess.CompletedProcess:
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, what, *argv.split()], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    for line in proc.stdout:  # commands may print before (learning-curve prints its table)
-        if line.strip() == "started":
-            break
-    else:
-        pytest.fail(f"the child ended before it started: {proc.communicate(timeout=60)}")
-    time.sleep(0.3)
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, what, str(AT), str(SIGNAL_TIMEOUT), *argv.split()], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = threading.Event()
+
+    def read():
+        for line in proc.stdout:  # commands may print before (learning-curve prints its table)
+            if line.strip() == "started":
+                started.set()
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(SIGNAL_TIMEOUT)  # returns at 'started', or when the child ended without it
+    try:
+        if not started.is_set():
+            proc.kill()
+            pytest.fail(f"the child did not reach the point to signal: {proc.communicate(timeout=60)}")
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=SIGNAL_TIMEOUT)
+    finally:
+        if proc.poll() is None:  # a hang after the signal: TimeoutExpired fails the test, the child goes
+            proc.kill()
+            proc.wait(timeout=60)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
@@ -612,7 +647,8 @@ def test_signal_during_cg_writes_a_checkpoint_and_resume_finishes(sig, template,
     assert len(lines) == 1 and lines[0].startswith(f"fastgdml: interrupted ({name}) at CG iteration "), r.stderr
     assert lines[0].endswith("checkpoint written to out.ckpt.npz; continue with --resume"), r.stderr
     iteration = int(lines[0].split("iteration ")[1].split(";")[0])
-    assert 0 < iteration and int(np.load(tmp_path / "out.ckpt.npz")["iterations"]) == iteration
+    # the signal arrived during iteration AT: CG stops there and its checkpoint holds exactly that iteration
+    assert iteration == AT and int(np.load(tmp_path / "out.ckpt.npz")["iterations"]) == iteration
     assert not (tmp_path / "out.npz").exists() and not temporary_files(tmp_path)
     monkeypatch.chdir(tmp_path)
     assert main(CG_TRAIN.split() + ["--resume"]) == 0
@@ -658,10 +694,24 @@ def signal_at_iteration(monkeypatch, sig, at=5):
     monkeypatch.setattr(iterative._Progress, "update", update_and_signal)
 
 
+@pytest.fixture
+def interactive_signals():
+    """SIGINT and SIGTERM as an interactive shell leaves them (KeyboardInterrupt, default), for the duration of a
+    test: pytest may have been started with SIGINT ignored (a background job of a non-interactive shell), and
+    solve_cg rightly leaves an ignored signal alone."""
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for s, handler in old.items():
+        if handler is not None:  # None: set outside Python, cannot be put back from here
+            signal.signal(s, handler)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("with_checkpoint", [True, False], ids=["checkpoint", "no checkpoint"])
 def test_cg_stops_on_a_signal_with_a_checkpoint_and_restores_the_handlers(sig, with_checkpoint, toy_ds, tmp_path,
-                                                                          monkeypatch):
+                                                                          monkeypatch, interactive_signals):
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     ck = str(tmp_path / "run.ckpt.npz") if with_checkpoint else None
     signal_at_iteration(monkeypatch, sig)
@@ -712,8 +762,13 @@ def test_closed_pipe_ends_quietly(case, work):
     proc = subprocess.Popen([sys.executable, "-m", "fastgdml.cli", *PIPES[case].split()], cwd=work,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()
-    err = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) == 1 and err == ""
+    try:
+        err = proc.communicate(timeout=60)[1].decode()
+    finally:
+        if proc.poll() is None:  # hung: TimeoutExpired fails the test, the child goes
+            proc.kill()
+            proc.wait(timeout=60)
+    assert proc.returncode == 1 and err == ""
     assert not temporary_files(work)
 
 

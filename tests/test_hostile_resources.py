@@ -217,7 +217,8 @@ if __name__ == "__main__":
         proc.join(60)
         assert proc.exitcode == 0, proc.exitcode
     same_predict, chol, cg, scale = result
-    assert same_predict == 0.0, result
+    # the child may run on another number of threads (one after a fork): the same forces to rounding, not bitwise
+    assert same_predict <= 1e-12 * scale, result
     assert chol < 1e-6 * scale and cg < 1e-5 * scale, result
     print("ok", method, result)
 '''

@@ -20,10 +20,14 @@ def geometries():
 def test_assembled_kernel_matches_oracle(geometries, perms, use_E_cstr):
     sig = 0.7
     K_ref = oracle.kernel_matrix(geometries, perms, sig, use_E_cstr)
-    K = _core.KernelOperator(geometries, perms, sig, use_energy=use_E_cstr).assemble()
+    op = _core.KernelOperator(geometries, perms, sig, use_energy=use_E_cstr)
+    K = op.assemble()
     scale = np.abs(K_ref).max()
     assert np.abs(K - K_ref).max() <= RTOL_K * scale
-    assert np.abs(K - K.T).max() <= 1e-14 * scale
+    # assemble() computes the lower triangle and mirrors it (K == K.T by construction): the symmetry of the
+    # kernel is checked on columns(), which computes the entries of both triangles
+    C = op.columns(np.arange(op.size))
+    assert np.abs(C - C.T).max() <= 1e-12 * scale
     assert np.linalg.eigvalsh(K).min() > -1e-10 * scale  # PSD
 
 

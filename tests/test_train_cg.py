@@ -103,9 +103,14 @@ def test_scaled_start_minimises_the_residual(toy):
     guess = np.random.default_rng(0).standard_normal(y.size)
     x, rel = scaled_start(op, y, 1e-4, guess)
     A = lambda v: op.matvec(v) + 1e-4 * v  # noqa: E731
-    best = min(np.linalg.norm(y - c * A(guess)) for c in np.linspace(-2, 2, 401) * (x[0] / guess[0]))
-    assert rel is None or np.linalg.norm(y - A(x)) <= best * (1 + 1e-9)
-    assert rel is None or rel < 1
+    # (rel < 1 whenever rel is not None, by construction: not asserted.) A random guess is nearly useless but
+    # not orthogonal to y, so a scaled copy of it is used; it is the best multiple and rel is its true residual.
+    assert rel is not None
+    c = x[0] / guess[0]
+    np.testing.assert_allclose(x, c * guess, rtol=1e-12)
+    best = min(np.linalg.norm(y - s * A(guess)) for s in np.linspace(-2, 2, 401) * c)
+    assert np.linalg.norm(y - A(x)) <= best * (1 + 1e-9)
+    assert rel == pytest.approx(np.linalg.norm(y - A(x)) / np.linalg.norm(y), rel=1e-9)
     x, rel = scaled_start(op, y, 1e-4, np.zeros_like(y))  # useless guess: zero start
     assert rel is None and not x.any()
     with pytest.raises(ValueError, match="shape"):
