@@ -11,7 +11,10 @@ prune        reduced descriptors (rGDML): feature_scores, retraining on kept fra
 """
 from ._version import __version__
 from . import _blas  # noqa: F401  (loads the BLAS library before the C++ core)
-from ._core import set_num_threads, get_num_threads
+from ._openmp import default_wait_policy
+
+with default_wait_policy():  # OpenMP reads it when the core loads (see _openmp.py)
+    from ._core import set_num_threads, get_num_threads
 from .dataset import Dataset, DatasetError
 from .model import Model, ModelError
 from .train import train
