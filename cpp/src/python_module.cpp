@@ -494,6 +494,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("gemm_abt", &gemm_abt, py::arg("A"), py::arg("B"), "A B^T with the core's BLAS (for benchmarks).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"), "Threads for the OpenMP loops and BLAS.");
   m.def("get_num_threads", []() { return omp_get_max_threads(); });
+  m.def("backends", &backend_names, "Names of the compute backends this build can use (registered), sorted.");
   m.def("blas_threads", &linalg::blas_threads);
   m.def("blas_name", &linalg::blas_name);
 

@@ -14,7 +14,7 @@ from . import _blas  # noqa: F401  (loads the BLAS library before the C++ core)
 from ._openmp import default_wait_policy
 
 with default_wait_policy():  # OpenMP reads it when the core loads (see _openmp.py)
-    from ._core import set_num_threads, get_num_threads
+    from ._core import backends, set_num_threads, get_num_threads
 from .dataset import Dataset, DatasetError
 from .model import Model, ModelError
 from .train import train
@@ -37,6 +37,7 @@ __all__ = [
     "prune",
     "Calculator",
     "set_num_threads",
+    "backends",
     "get_num_threads",
 ]
 

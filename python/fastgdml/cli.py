@@ -122,8 +122,10 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=_count, default=0, help="seed for choosing --n-test frames (default: 0)")
     s.add_argument("--json", action="store_true", help="print one JSON line with e_mae, e_rmse, f_mae, f_rmse")
 
-    i = sub.add_parser("info", help="describe a dataset or model file")
-    i.add_argument("file", help="dataset or model .npz")
+    i = sub.add_parser("info", help="describe a dataset or model file, or (without FILE) this installation",
+                       description="Summary of a dataset or model file; without FILE: version, compute backends, "
+                                   "BLAS and threads of this installation.")
+    i.add_argument("file", nargs="?", help="dataset or model .npz")
 
     lc = sub.add_parser("learning-curve", help="test errors against n_train (choosing a training budget)",
                         description="Trains at each --sizes value and tests on the same held-out frames; writes "
@@ -421,9 +423,21 @@ def _cmd_test(args) -> int:
     return 0
 
 
+def _installation() -> None:
+    from . import _core
+    from ._version import __version__
+
+    print(f"fastgdml {__version__}")
+    print(f"  backends: {', '.join(_core.backends())}")
+    print(f"  BLAS: {_core.blas_name()} ({_core.blas_threads()} threads)   OpenMP threads: {_core.get_num_threads()}")
+
+
 def _cmd_info(args) -> int:
     from ._npz import MODEL_OBJECT_KEYS, as_str, load_npz
 
+    if args.file is None:
+        _installation()
+        return 0
     d = load_npz(args.file, object_keys=MODEL_OBJECT_KEYS)
     kind = as_str(d["type"]) if "type" in d else ("d" if "R" in d else "?")
     if kind == "d":

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fastgdml/layout.hpp"
 
@@ -82,8 +84,15 @@ class Backend {
                               bool with_energy, const KernelColumnsRequest& request, double* out) const = 0;
 };
 
-// "cpu" (always available) or "cuda" (when built with CUDA and a device is present). Throws
-// std::invalid_argument naming the available backends otherwise.
+// The backend registry: "cpu" is always there; a backend built into another shared object (CUDA) registers its
+// factory when that object is loaded. Thread-safe. The factory may throw (e.g. no device) with a message naming
+// the cause; registering a name twice replaces the factory.
+using BackendFactory = std::function<std::unique_ptr<Backend>()>;
+void register_backend(const std::string& name, BackendFactory factory);
+std::vector<std::string> backend_names();  // registered names, sorted
+
+// A new instance of the named backend. Throws std::invalid_argument naming the registered backends for an
+// unknown name.
 std::unique_ptr<Backend> make_backend(const std::string& name);
 
 }  // namespace fastgdml
