@@ -415,8 +415,9 @@ def _core_cases():
         "predictor descriptor width": lambda: _core.Predictor(5, np.ones((2, 9)), np.ones((2, 9)), ident, 1.0, 1.0, 0.0),
         "kernel sigma zero": lambda: op(sigma=0.0),
         "no training geometry": lambda: op(R=np.zeros((0, 5, 3))),
-        "Cholesky not square": lambda: _core.cholesky_solve_inplace(np.ones((3, 4)), np.ones(3)),
-        "Cholesky not positive definite": lambda: _core.cholesky_solve_inplace(-np.eye(3), np.ones(3)),
+        "closed form: labels of the wrong length": lambda: _core.solve_closed_form(op(), np.ones(59), 1e-6),
+        "closed form: negative lambda": lambda: _core.solve_closed_form(op(), np.ones(60), -1.0),
+        "closed form: NaN lambda": lambda: _core.solve_closed_form(op(), np.ones(60), float("nan")),
         "one atom": lambda: _core.descriptors(np.zeros((2, 1, 3))),
         "permutation maps": lambda: _core.permutation_maps(5, np.array([[0, 1, 2, 3, 5]])),
     }

@@ -18,6 +18,7 @@
 #include "fastgdml/layout.hpp"
 #include "fastgdml/linalg.hpp"
 #include "fastgdml/predictor.hpp"
+#include "fastgdml/solver/closed_form.hpp"
 #include "fastgdml/solver/iterative.hpp"
 #include "fastgdml/solver/nystrom.hpp"
 
@@ -412,25 +413,18 @@ py::array_t<int> permutation_maps(int n_atoms, const IntArray& perms, const std:
   return out;
 }
 
-// Solves K x = y in place of y (K is overwritten by its Cholesky factor).
-void cholesky_solve_inplace(py::array_t<double, py::array::c_style>& K, py::array_t<double, py::array::c_style>& y) {
-  require(K.ndim() == 2 && K.shape(0) == K.shape(1), "K must be square, got " + shape_of(K));
-  require(y.ndim() == 1 && y.shape(0) == K.shape(0), "y must have shape (" + std::to_string(K.shape(0)) + ",)");
-  require(K.writeable() && y.writeable(), "K and y must be writeable");
-  const std::int64_t n = K.shape(0);
-  double* k = K.mutable_data();
-  double* b = y.mutable_data();
-  int info;
+// Closed-form training solve x = (K + lam I)^-1 y (solver/closed_form.hpp).
+Array solve_closed_form(const PyKernelOperator& op, const Array& y, double lam) {
+  const std::int64_t M = op.size();
+  require(y.ndim() == 1 && y.shape(0) == M, "y must have shape (" + std::to_string(M) + ",)");
+  require(lam >= 0.0 && std::isfinite(lam), "lam must be a finite number >= 0");
+  Array x(M);
+  double* xp = x.mutable_data();
   {
     py::gil_scoped_release release;
-    info = linalg::cholesky_factor(n, k);
-    if (info == 0) linalg::cholesky_solve(n, k, 1, b);
+    solver::solve_closed_form(op.op(), lam, y.data(), xp);
   }
-  if (info != 0)
-    throw std::runtime_error("Cholesky factorisation failed: the leading minor of order " + std::to_string(info) +
-                             " of K + lambda I (size " + std::to_string(n) +
-                             ") is not positive definite; increase lambda (e.g. 1e-8), change sigma, or remove "
-                             "duplicate training geometries");
+  return x;
 }
 
 // C = A B^T through the core's own BLAS, so benchmarks measure the DGEMM rate of the library the core uses.
@@ -487,8 +481,9 @@ PYBIND11_MODULE(_core, m) {
         "forces=True dF (B, n_orbits, N, 3) = F - F_without orbit).");
   m.def("permutation_maps", &permutation_maps, py::arg("n_atoms"), py::arg("perms"), py::arg("mask") = py::none(),
         "Descriptor index maps delta_p (G, D) of atom permutations (G, N).");
-  m.def("cholesky_solve_inplace", &cholesky_solve_inplace, py::arg("K"), py::arg("y"),
-        "Solve K x = y for SPD K; y is overwritten by x and K by its Cholesky factor.");
+  m.def("solve_closed_form", &solve_closed_form, py::arg("op"), py::arg("y"), py::arg("lam"),
+        "Closed-form training: (K + lam I)^-1 y by a dense Cholesky factorisation (RuntimeError naming the fixes "
+        "when K + lam I is not positive definite).");
   m.def("linear_assignment", &assign_batch, py::arg("costs"),
         "Minimum-cost assignment: for costs (n, n) or (B, n, n), the column of each row, (n,) or (B, n).");
   m.def("gemm_abt", &gemm_abt, py::arg("A"), py::arg("B"), "A B^T with the core's BLAS (for benchmarks).");

@@ -199,16 +199,12 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
     log = _StageLog(verbose)
     solver_keys = {}
     if solver == "cholesky":
-        log.start(f"assembling the {n_rows} x {n_rows} kernel matrix ({need / 2**30:.2f} GiB; n={n}, N={N}, "
-                  f"{len(perms)} permutation(s))")
+        log.start(f"assembling and factoring the {n_rows} x {n_rows} kernel matrix ({need / 2**30:.2f} GiB, "
+                  f"{n_rows ** 3 / 3e9:.1f} GFLOP; n={n}, N={N}, {len(perms)} permutation(s))")
         op = _core.KernelOperator(R, perms, float(sigma), use_energy=use_E_cstr, mask=mask, lattice=dataset.lattice,
                                   cache_bytes=0)
-        K = op.assemble()
-        K[np.diag_indices_from(K)] += lam
-        log.start(f"Cholesky factorisation and solve ({n_rows ** 3 / 3e9:.1f} GFLOP)")
-        _core.cholesky_solve_inplace(K, y)
-        del K
-        solution = y
+        # assembly, + lambda I, Cholesky and its not-positive-definite policy: one driver in the core
+        solution = _core.solve_closed_form(op, y, float(lam))
     else:
         cg_budget = int(0.5 * available_bytes()) if max_memory is None else int(max_memory)
         cache = iterative.matvec_cache_bytes(n, len(perms), use_E_cstr)

@@ -1,0 +1,18 @@
+// Closed-form training: x = (K + lambda I)^-1 y by a dense Cholesky factorisation (DESIGN.md §3, small problems).
+// One driver for Python, the C ABI and the C++ benchmarks: assembly, the ridge, the factorisation and the policy
+// for a matrix that is not positive definite (an error naming the cause and the fixes, never a silent jitter).
+#pragma once
+
+#include <cstdint>
+
+#include "fastgdml/kernel_operator.hpp"
+
+namespace fastgdml::solver {
+
+// Bytes the closed-form solve needs: the dense (size x size) matrix, factored in place.
+std::int64_t closed_form_bytes(const KernelOperator& K);
+
+// x (K.size()) <- (K + lambda I)^-1 y. Throws std::runtime_error when K + lambda I is not positive definite.
+void solve_closed_form(const KernelOperator& K, double lambda, const double* y, double* x);
+
+}  // namespace fastgdml::solver
