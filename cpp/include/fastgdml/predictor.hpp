@@ -2,7 +2,10 @@
 // (DESIGN.md §2). With the stored sign convention (v_j = R_d_desc_alpha[j], b_j = alphas_E[j]):
 //   E = std * sum_{j,p} [ w1 s_jp + b_j k ] + c,       F = -std * J^T Z
 // where Z, w1, s, k are the covariance-convention kernel sums of Backend::kernel_sums.
-// Immutable after construction; predict() is safe to call from several threads at once.
+// Immutable after construction; predict() is safe to call from several threads at once, and the calls run
+// concurrently (per-call work arrays, per-thread kernel-sum workspaces) except where BLAS itself runs a product on
+// several threads: those multi-job BLAS calls take turns on one process-wide lock (linalg.cpp: OpenBLAS's job
+// buffers are shared). Small batches (one geometry, as in MD) use single-job BLAS and never wait on it.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,299 @@
+// Bindings of training: the kernel operator, the Nyström preconditioner, the closed-form and iterative solvers: check shapes, convert arrays, release the GIL and call the core. No logic here.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "fastgdml/kernel_operator.hpp"
+#include "fastgdml/solver/closed_form.hpp"
+#include "fastgdml/solver/iterative.hpp"
+#include "fastgdml/solver/nystrom.hpp"
+#include "python/common.hpp"
+
+namespace fastgdml::bindings {
+namespace {
+
+solver::ColumnsFn columns_of(const KernelOperator& op) {
+  return [&op](const std::vector<std::int64_t>& cols, double* out) { op.columns(cols, out); };
+}
+
+solver::DiagonalBlocks diagonal_of(const KernelOperator& op) {
+  solver::DiagonalBlocks d;
+  d.block = 3 * op.n_atoms();
+  d.count = op.n();
+  d.blocks.resize(d.count * d.block * d.block);
+  d.scalars.resize(op.use_energy() ? op.n() : 0);
+  op.diagonal_blocks(d.blocks.data(), d.scalars.data());
+  return d;
+}
+
+class PyKernelOperator {
+ public:
+  PyKernelOperator(const Array& R, const IntArray& perms, double sigma, bool use_energy,
+                   const std::optional<IntArray>& mask, const std::optional<Array>& lattice, std::int64_t cache_bytes,
+                   const std::string& backend) {
+    check_geometries(R, -1, "R");
+    const int N = static_cast<int>(R.shape(1));
+    n_atoms_ = N;
+    const std::vector<std::int64_t> p = check_perms(perms, N);
+    KernelOptions options;
+    options.sigma = sigma;
+    options.use_energy = use_energy;
+    options.cache_bytes = cache_bytes;
+    options.backend = backend;
+    const DescriptorLayout layout(N, to_vector(mask));
+    const Lattice lat = to_lattice(lattice);
+    py::gil_scoped_release release;
+    op_ = std::make_unique<KernelOperator>(layout, lat, R.shape(0), R.data(), p, options);
+  }
+
+  Array matvec(const Array& v) const {
+    require(v.ndim() == 1 && v.shape(0) == op_->size(),
+            "v must have shape (" + std::to_string(op_->size()) + ",), got " + shape_of(v));
+    Array out(op_->size());
+    double* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      op_->matvec(v.data(), o);
+    }
+    return out;
+  }
+
+  Array assemble() const {
+    const std::int64_t M = op_->size();
+    Array K({M, M});
+    double* k = K.mutable_data();
+    {
+      py::gil_scoped_release release;
+      op_->assemble(k);
+    }
+    return K;
+  }
+
+  Array jacobian_rows(const Array& a) const {
+    const std::int64_t n = op_->n(), D = op_->descriptor_size();
+    require(a.size() == n * 3 * n_atoms_, "per-point vectors must hold n * 3N = " + std::to_string(n * 3 * n_atoms_) +
+                                              " values, got " + std::to_string(a.size()));
+    Array out({n, D});
+    double* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      op_->jacobian_rows(a.data(), o);
+    }
+    return out;
+  }
+
+  Array columns(const IntArray& cols) const {
+    const std::vector<std::int64_t> c(cols.data(), cols.data() + cols.size());
+    Array out({op_->size(), static_cast<std::int64_t>(c.size())});
+    double* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      op_->columns(c, o);
+    }
+    return out;
+  }
+
+  const KernelOperator& op() const { return *op_; }
+
+  py::tuple diagonal_blocks() const {
+    const solver::DiagonalBlocks d = diagonal_of(*op_);
+    Array blocks({d.count, d.block, d.block}), scalars(static_cast<py::ssize_t>(d.scalars.size()));
+    std::copy(d.blocks.begin(), d.blocks.end(), blocks.mutable_data());
+    std::copy(d.scalars.begin(), d.scalars.end(), scalars.mutable_data());
+    return py::make_tuple(blocks, scalars);
+  }
+
+  Array X() const {
+    const std::int64_t n = op_->n(), D = op_->descriptor_size();
+    Array out({n, D});
+    std::copy(op_->X().begin(), op_->X().end(), out.mutable_data());
+    return out;
+  }
+
+  std::int64_t size() const { return op_->size(); }
+  std::string backend() const { return op_->backend_name(); }
+  std::int64_t cache_bytes() const { return op_->cache_bytes(); }
+
+ private:
+  std::int64_t n_atoms_;
+  std::unique_ptr<KernelOperator> op_;
+};
+
+// Calls a Python log function (or nothing) from C++ code that runs without the GIL.
+solver::LogFn python_log(const py::object& log) {
+  if (log.is_none()) return nullptr;
+  return [log](const std::string& message) {
+    py::gil_scoped_acquire acquire;
+    log(message);
+  };
+}
+
+class PyNystrom {
+ public:
+  PyNystrom(const PyKernelOperator& op, double lam, const IntArray& cols, const py::object& log, bool block_jacobi,
+            bool single_precision, bool always_qr)
+      : M_(op.size()) {
+    std::vector<std::int64_t> c(cols.data(), cols.data() + cols.size());
+    const solver::LogFn log_fn = python_log(log);
+    py::gil_scoped_release release;
+    solver::DiagonalBlocks d;
+    if (block_jacobi) d = diagonal_of(op.op());
+    solver::NystromOptions options;
+    options.diagonal = block_jacobi ? &d : nullptr;
+    options.single_precision = single_precision;
+    options.always_qr = always_qr;
+    p_ = std::make_unique<solver::NystromPreconditioner>(M_, lam, std::move(c), columns_of(op.op()), log_fn, options);
+  }
+  Array apply(const Array& v) const {
+    require(v.ndim() == 1 && v.shape(0) == M_, "v must have shape (" + std::to_string(M_) + ",)");
+    Array out(M_);
+    double* o = out.mutable_data();
+    py::gil_scoped_release release;
+    p_->apply(v.data(), o);
+    return out;
+  }
+  Array leverage_scores() const {
+    std::vector<double> s;
+    {
+      py::gil_scoped_release release;
+      s = p_->leverage_scores();
+    }
+    Array out(static_cast<py::ssize_t>(s.size()));
+    std::copy(s.begin(), s.end(), out.mutable_data());
+    return out;
+  }
+  double jitter() const { return p_->jitter(); }
+  bool used_qr() const { return p_->used_qr(); }
+  Array W() const {
+    const solver::TallMatrix& W = p_->W();
+    Array out({W.rows(), W.cols()});
+    W.copy_rows(0, W.rows(), out.mutable_data());
+    return out;
+  }
+
+ private:
+  std::int64_t M_;
+  std::unique_ptr<solver::NystromPreconditioner> p_;
+};
+
+// Solves (K + lam I) x = y by preconditioned CG; x0 is the start iterate. monitor(iteration, residual, x) may
+// return False to stop; exceptions it raises (KeyboardInterrupt) propagate.
+py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Array& x0,
+                          const solver::IterativeOptions& options, const py::object& monitor, const py::object& log,
+                          const py::object& on_preconditioner) {
+  const std::int64_t M = op.size();
+  require(y.ndim() == 1 && y.shape(0) == M && x0.ndim() == 1 && x0.shape(0) == M,
+          "y and x0 must have shape (" + std::to_string(M) + ",)");
+  Array x(M);
+  std::copy(x0.data(), x0.data() + M, x.mutable_data());
+  double* xp = x.mutable_data();
+  solver::Monitor monitor_fn = nullptr;
+  if (!monitor.is_none())
+    monitor_fn = [monitor, M](std::int64_t it, double rel, const double* xi) {
+      py::gil_scoped_acquire acquire;
+      Array copy(M);
+      std::copy(xi, xi + M, copy.mutable_data());
+      py::object keep = monitor(it, rel, copy);
+      return keep.is_none() || keep.cast<bool>();
+    };
+  const solver::LogFn log_fn = python_log(log);
+  solver::PreconditionerFn built_fn = nullptr;
+  if (!on_preconditioner.is_none())
+    built_fn = [on_preconditioner](const std::vector<std::int64_t>& cols) {
+      py::gil_scoped_acquire acquire;
+      IntArray copy(static_cast<py::ssize_t>(cols.size()));
+      std::copy(cols.begin(), cols.end(), copy.mutable_data());
+      on_preconditioner(copy);
+    };
+  solver::IterativeResult result;
+  {
+    py::gil_scoped_release release;
+    result = solver::solve_iterative(
+        M, [&op](const double* v, double* out) { op.op().matvec(v, out); }, columns_of(op.op()),
+        [&op]() { return diagonal_of(op.op()); }, y.data(), xp, options, monitor_fn, log_fn, built_fn);
+  }
+  py::dict info;
+  info["converged"] = result.converged;
+  info["status"] = result.status;
+  info["iterations"] = result.iterations;
+  info["relative_residual"] = result.relative_residual;
+  info["restarts"] = result.restarts;
+  IntArray cols(static_cast<py::ssize_t>(result.columns.size()));
+  std::copy(result.columns.begin(), result.columns.end(), cols.mutable_data());
+  info["columns"] = cols;
+  return py::make_tuple(x, info);
+}
+
+// Closed-form training solve x = (K + lam I)^-1 y (solver/closed_form.hpp).
+Array solve_closed_form(const PyKernelOperator& op, const Array& y, double lam) {
+  const std::int64_t M = op.size();
+  require(y.ndim() == 1 && y.shape(0) == M, "y must have shape (" + std::to_string(M) + ",)");
+  require(lam >= 0.0 && std::isfinite(lam), "lam must be a finite number >= 0");
+  Array x(M);
+  double* xp = x.mutable_data();
+  {
+    py::gil_scoped_release release;
+    solver::solve_closed_form(op.op(), lam, y.data(), xp);
+  }
+  return x;
+}
+
+}  // namespace
+
+void bind_training(py::module_& m) {
+  py::class_<PyKernelOperator>(m, "KernelOperator")
+      .def(py::init<const Array&, const IntArray&, double, bool, const std::optional<IntArray>&,
+                    const std::optional<Array>&, std::int64_t, const std::string&>(),
+           py::arg("R"), py::arg("perms"), py::arg("sigma"), py::arg("use_energy") = false,
+           py::arg("mask") = py::none(), py::arg("lattice") = py::none(), py::arg("cache_bytes") = 1LL << 30,
+           py::arg("backend") = "cpu")
+      .def("matvec", &PyKernelOperator::matvec, py::arg("v"))
+      .def("assemble", &PyKernelOperator::assemble)
+      .def("jacobian_rows", &PyKernelOperator::jacobian_rows, py::arg("a"))
+      .def("columns", &PyKernelOperator::columns, py::arg("cols"), "K[:, cols] without forming K.")
+      .def("diagonal_blocks", &PyKernelOperator::diagonal_blocks, "(K[F_i, F_i] (n, 3N, 3N), K[E_i, E_i] (n or 0,))")
+      .def_property_readonly("X", &PyKernelOperator::X)
+      .def_property_readonly("size", &PyKernelOperator::size)
+      .def_property_readonly("backend", &PyKernelOperator::backend)
+      .def_property_readonly("cache_bytes", &PyKernelOperator::cache_bytes);
+
+  py::class_<PyNystrom>(m, "NystromPreconditioner")
+      .def(py::init<const PyKernelOperator&, double, const IntArray&, const py::object&, bool, bool, bool>(),
+           py::arg("op"), py::arg("lam"), py::arg("cols"), py::arg("log") = py::none(), py::arg("block_jacobi") = false,
+           py::arg("single_precision") = true, py::arg("always_qr") = false)
+      .def("apply", &PyNystrom::apply, py::arg("v"), "(K~ + lam I)^-1 v")
+      .def("leverage_scores", &PyNystrom::leverage_scores)
+      .def_property_readonly("jitter", &PyNystrom::jitter)
+      .def_property_readonly("used_qr", &PyNystrom::used_qr, "R from the streamed QR instead of Cholesky")
+      .def_property_readonly("W", &PyNystrom::W, "the stored factor W (M, k) as float64");
+
+  py::class_<solver::IterativeOptions>(m, "IterativeOptions")
+      .def(py::init<>())
+      .def_readwrite("lam", &solver::IterativeOptions::lambda)
+      .def_readwrite("tol", &solver::IterativeOptions::tol)
+      .def_readwrite("inducing", &solver::IterativeOptions::inducing)
+      .def_readwrite("max_inducing", &solver::IterativeOptions::max_inducing)
+      .def_readwrite("score_columns", &solver::IterativeOptions::score_columns)
+      .def_readwrite("growth", &solver::IterativeOptions::growth)
+      .def_readwrite("max_restarts", &solver::IterativeOptions::max_restarts)
+      .def_readwrite("max_iterations", &solver::IterativeOptions::max_iterations)
+      .def_readwrite("refresh_every", &solver::IterativeOptions::refresh_every)
+      .def_readwrite("stall_window", &solver::IterativeOptions::stall_window)
+      .def_readwrite("seed", &solver::IterativeOptions::seed)
+      .def_readwrite("columns", &solver::IterativeOptions::columns)
+      .def_readwrite("iteration_offset", &solver::IterativeOptions::iteration_offset)
+      .def_readwrite("block_jacobi", &solver::IterativeOptions::block_jacobi)
+      .def_readwrite("single_precision", &solver::IterativeOptions::single_precision);
+
+  m.def("solve_iterative", &solve_iterative, py::arg("op"), py::arg("y"), py::arg("x0"), py::arg("options"),
+        py::arg("monitor") = py::none(), py::arg("log") = py::none(), py::arg("on_preconditioner") = py::none(),
+        "Preconditioned CG on (K + lam I) x = y -> (x, info dict). on_preconditioner(columns) is called with the "
+        "inducing columns of every preconditioner built (checkpoints store them).");
+
+  m.def("solve_closed_form", &solve_closed_form, py::arg("op"), py::arg("y"), py::arg("lam"),
+        "Closed-form training: (K + lam I)^-1 y by a dense Cholesky factorisation (RuntimeError naming the fixes "
+        "when K + lam I is not positive definite).");
+}
+
+}  // namespace fastgdml::bindings
