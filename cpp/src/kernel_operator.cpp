@@ -4,6 +4,7 @@
 #include <string>
 
 #include "fastgdml/math/descriptor.hpp"
+#include "fastgdml/solver/memory_plan.hpp"
 
 namespace fastgdml {
 
@@ -18,7 +19,7 @@ KernelOperator::KernelOperator(const DescriptorLayout& layout, const Lattice& la
   X_.resize(n * D_);
   g_.resize(n * D_ * 3);
   backend_->descriptors(layout, lattice, n, R, X_.data(), g_.data());
-  const std::int64_t cache_need = n * n * G_ * static_cast<std::int64_t>(sizeof(double)) * (options.use_energy ? 3 : 2);
+  const std::int64_t cache_need = solver::weight_cache_bytes(n, G_, options.use_energy);
   if (cache_need <= options.cache_bytes) {
     PrepareOptions prepare;
     prepare.cache_weights = true;

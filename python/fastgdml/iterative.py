@@ -25,31 +25,22 @@ import numpy as np
 from . import _core
 from ._npz import NpzError, load_npz, save_npz_atomic
 
-# Bytes per inducing column and matrix row kept by the preconditioner, with slack for work arrays.
-_BYTES_PER_ENTRY = 8 * 1.15
+def plan(n: int, n_atoms: int, n_perms: int, use_E_cstr: bool, budget: int, inducing: Optional[int],
+         block_jacobi: bool) -> dict:
+    """The CG plan of the core's memory model (cpp/include/fastgdml/solver/memory_plan.hpp) within ``budget``
+    bytes: weight cache admitted, inducing columns (``inducing`` or the default: 4% of the unknowns, at least
+    1700) and their growth on stalls. MemoryError when the requested columns do not fit.
 
-
-def matvec_cache_bytes(n: int, n_perms: int, use_E_cstr: bool) -> int:
-    """Memory of the cached data-only kernel weights of K v (2 or 3 doubles per (i, p, j))."""
-    return 8 * n * n * n_perms * (3 if use_E_cstr else 2)
-
-
-def inducing_columns_for_budget(M: int, budget: int, fixed: int) -> int:
-    """Largest number of inducing columns whose preconditioner fits in ``budget - fixed`` bytes."""
-    return int(max(0, budget - fixed) // (_BYTES_PER_ENTRY * M))
-
-
-def default_inducing(M: int, k_budget: int) -> int:
-    """Inducing columns when the user gives none: 4% of the unknowns (at least 1700), within the budget.
-
-    Measured on aspirin (sigma 60, 6 perms, tol 1e-4, float W, Cholesky-built R): n_train = 400 (M = 25200):
-    k = 1000 / 1388 / 1700 / 2000 / 2400 took 311 / 152 / 97 / 73 / 56 iterations and 11.7 / 8.0 / 7.4 / 7.8 /
-    10.6 s; n_train = 200 (M = 12600): k = 700 / 1000 / 1388 / 1700 / 2000: 358 / 199 / 95 / 64 / 48 iterations,
-    4.1 / 3.0 / 2.8 / 2.8 / 3.2 s. Earlier (double W, QR-built R), n_train = 1000 (M = 63000): k = 700 / 1400 /
-    2800 / 5400: 940 / 514 / 121 / 46 iterations. The preconditioner's build (O(M k^2)) dominates for large k,
-    CG iterations for small k.
+    The default was measured on aspirin (sigma 60, 6 perms, tol 1e-4, float W, Cholesky-built R): n_train = 400
+    (M = 25200): k = 1000 / 1388 / 1700 / 2000 / 2400 took 311 / 152 / 97 / 73 / 56 iterations and 11.7 / 8.0 /
+    7.4 / 7.8 / 10.6 s; n_train = 200 (M = 12600): k = 700 / 1000 / 1388 / 1700 / 2000: 358 / 199 / 95 / 64 / 48
+    iterations, 4.1 / 3.0 / 2.8 / 2.8 / 3.2 s. The preconditioner's build (O(M k^2)) dominates for large k, CG
+    iterations for small k.
     """
-    return min(k_budget, max(1700, int(0.04 * M)))
+    try:
+        return _core.plan_iterative(n, n_atoms, n_perms, use_E_cstr, int(budget), inducing or 0, block_jacobi)
+    except ValueError as exc:
+        raise MemoryError(str(exc)) from None
 
 
 def scaled_start(op, y: np.ndarray, lam: float, guess: np.ndarray):
@@ -188,8 +179,7 @@ class _Progress:
             sys.stderr.write("\n")
 
 
-def solve_cg(op, y: np.ndarray, lam: float, tol: float, budget: int, n: int, n_perms: int, use_E_cstr: bool,
-             inducing: Optional[int], seed: int, task: dict, checkpoint: Optional[str],
+def solve_cg(op, y: np.ndarray, lam: float, tol: float, cg_plan: dict, seed: int, task: dict, checkpoint: Optional[str],
              checkpoint_interval: float, resume: Optional[str], verbose: bool, max_iterations: int = 0,
              block_jacobi: bool = False, warm_start: Optional[np.ndarray] = None):
     """Solve (K + lam I) x = y with preconditioned CG. Returns (x, info dict).
@@ -201,18 +191,9 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, budget: int, n: int, n_p
     ``checkpoint`` is set) and raises :class:`CgInterrupted`.
     """
     M = op.size
-    fixed = matvec_cache_bytes(n, n_perms, use_E_cstr) + 8 * 8 * M
-    if block_jacobi:  # diagonal blocks of K and their Cholesky factors
-        fixed += 2 * 8 * n * (M // max(n, 1)) ** 2
-    k_budget = min(M, inducing_columns_for_budget(M, budget, fixed))
-    if inducing is None:
-        inducing = default_inducing(M, k_budget)
-    elif inducing > k_budget:
-        raise MemoryError(f"{inducing} inducing columns need {inducing * M * _BYTES_PER_ENTRY / 2**30:.1f} GiB but "
-                          f"the memory budget leaves room for {k_budget}; raise max_memory or lower inducing")
-    grown = min(k_budget, int(inducing * 1.2 ** 2))  # room for two growth steps on stalls, within the budget
+    inducing = cg_plan["inducing"]
     o = _core.IterativeOptions()
-    o.lam, o.tol, o.inducing, o.max_inducing, o.seed = lam, tol, inducing, max(inducing, grown), seed
+    o.lam, o.tol, o.inducing, o.max_inducing, o.seed = lam, tol, inducing, cg_plan["max_inducing"], seed
     o.block_jacobi = block_jacobi
     if max_iterations:
         o.max_iterations = max_iterations
@@ -229,8 +210,8 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, budget: int, n: int, n_p
     log = (lambda msg: print(f"fastgdml: {msg}", file=sys.stderr, flush=True)) if verbose else None
     if verbose:
         print(f"fastgdml: CG on {M} unknowns, preconditioner with {inducing} inducing columns (up to "
-              f"{o.max_inducing} on stalls; {o.max_inducing * M * 8 / 2**30:.2f} GiB of {budget / 2**30:.2f} GiB "
-              f"budget), tol {tol:g}"
+              f"{o.max_inducing} on stalls; {(cg_plan['fixed_bytes'] + o.max_inducing * cg_plan['bytes_per_column']) / 2**30:.2f} "
+              f"GiB of the budget), tol {tol:g}"
               + (f", resuming at iteration {o.iteration_offset}" if resume else "")
               + (f", warm start at relative residual {warm_residual:.3g}" if warm_residual is not None else ""),
               file=sys.stderr, flush=True)

@@ -164,7 +164,7 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
 
     n = len(idxs_train)
     n_rows = n * 3 * N + (n if use_E_cstr else 0)
-    need = 8 * n_rows * n_rows
+    need = _core.closed_form_bytes(n, N, len(perms), use_E_cstr)  # the core's memory model
     if solver not in ("auto", "cholesky", "cg"):
         raise ValueError(f"solver must be 'auto', 'cholesky' or 'cg', got {solver!r}")
     if resume is not None and solver == "cholesky":
@@ -207,16 +207,16 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
         solution = _core.solve_closed_form(op, y, float(lam))
     else:
         cg_budget = int(0.5 * available_bytes()) if max_memory is None else int(max_memory)
-        cache = iterative.matvec_cache_bytes(n, len(perms), use_E_cstr)
+        cg_plan = iterative.plan(n, N, len(perms), use_E_cstr, cg_budget, inducing, block_jacobi)
         log.start(f"descriptors and kernel weights for CG ({n_rows} unknowns; n={n}, N={N}, "
                   f"{len(perms)} permutation(s))")
         op = _core.KernelOperator(R, perms, float(sigma), use_energy=use_E_cstr, mask=mask, lattice=dataset.lattice,
-                                  cache_bytes=cache if cache <= cg_budget // 4 else 0)
+                                  cache_bytes=cg_plan["cache_bytes"])
         log.done()
         task = iterative.task_fingerprint(dataset.md5, idxs_train, sigma, lam, perms, use_E_cstr, mask, tol)
         norm_y = float(np.linalg.norm(y))
         x_warm = None if warm_start is None else _warm_iterate(warm_start, idxs_train, perms, use_E_cstr, mask, std)
-        solution, info = iterative.solve_cg(op, y, lam, tol, cg_budget, n, len(perms), use_E_cstr, inducing, seed,
+        solution, info = iterative.solve_cg(op, y, lam, tol, cg_plan, seed,
                                             task, checkpoint, checkpoint_interval, resume, verbose, max_iterations,
                                             block_jacobi, warm_start=x_warm)
         solver_keys = {"solver_name": np.array("cg"), "solver_tol": np.float64(tol),

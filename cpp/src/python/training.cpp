@@ -7,6 +7,7 @@
 #include "fastgdml/kernel_operator.hpp"
 #include "fastgdml/solver/closed_form.hpp"
 #include "fastgdml/solver/iterative.hpp"
+#include "fastgdml/solver/memory_plan.hpp"
 #include "fastgdml/solver/nystrom.hpp"
 #include "python/common.hpp"
 
@@ -239,9 +240,44 @@ Array solve_closed_form(const PyKernelOperator& op, const Array& y, double lam) 
   return x;
 }
 
+solver::TrainingShape training_shape(std::int64_t n, int n_atoms, int G, bool use_energy) {
+  require(n >= 1 && n_atoms >= 2 && G >= 1, "a training shape needs n >= 1, n_atoms >= 2 and G >= 1");
+  solver::TrainingShape s;
+  s.n = n;
+  s.n_atoms = n_atoms;
+  s.G = G;
+  s.use_energy = use_energy;
+  return s;
+}
+
+py::dict plan_iterative(std::int64_t n, int n_atoms, int G, bool use_energy, std::int64_t budget,
+                        std::int64_t inducing, bool block_jacobi) {
+  require(budget > 0 && inducing >= 0, "budget must be > 0 and inducing >= 0");
+  const solver::IterativePlan p =
+      solver::plan_iterative(training_shape(n, n_atoms, G, use_energy), budget, inducing, block_jacobi);
+  py::dict out;
+  out["cache_bytes"] = p.cache_bytes;
+  out["fixed_bytes"] = p.fixed_bytes;
+  out["max_columns"] = p.max_columns;
+  out["inducing"] = p.inducing;
+  out["max_inducing"] = p.max_inducing;
+  out["bytes_per_column"] = solver::kBytesPerInducingEntry * solver::unknowns(training_shape(n, n_atoms, G, use_energy));
+  return out;
+}
+
 }  // namespace
 
 void bind_training(py::module_& m) {
+  m.def("closed_form_bytes",
+        [](std::int64_t n, int n_atoms, int G, bool use_energy) {
+          return solver::closed_form_bytes(training_shape(n, n_atoms, G, use_energy));
+        },
+        py::arg("n"), py::arg("n_atoms"), py::arg("G"), py::arg("use_energy"),
+        "Bytes of the closed-form solve (the dense kernel matrix).");
+  m.def("plan_iterative", &plan_iterative, py::arg("n"), py::arg("n_atoms"), py::arg("G"), py::arg("use_energy"),
+        py::arg("budget"), py::arg("inducing") = 0, py::arg("block_jacobi") = false,
+        "The CG plan within budget bytes: dict(cache_bytes, fixed_bytes, max_columns, inducing, max_inducing, "
+        "bytes_per_column); inducing 0 = the default. ValueError when the requested columns do not fit.");
   py::class_<PyKernelOperator>(m, "KernelOperator")
       .def(py::init<const Array&, const IntArray&, double, bool, const std::optional<IntArray>&,
                     const std::optional<Array>&, std::int64_t, const std::string&>(),

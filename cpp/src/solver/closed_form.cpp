@@ -9,8 +9,6 @@
 
 namespace fastgdml::solver {
 
-std::int64_t closed_form_bytes(const KernelOperator& K) { return 8 * K.size() * K.size(); }
-
 void solve_closed_form(const KernelOperator& K, double lambda, const double* y, double* x) {
   if (!(lambda >= 0.0)) throw std::invalid_argument("lambda must be >= 0");
   const std::int64_t M = K.size();

@@ -9,9 +9,6 @@
 
 namespace fastgdml::solver {
 
-// Bytes the closed-form solve needs: the dense (size x size) matrix, factored in place.
-std::int64_t closed_form_bytes(const KernelOperator& K);
-
 // x (K.size()) <- (K + lambda I)^-1 y. Throws std::runtime_error when K + lambda I is not positive definite.
 void solve_closed_form(const KernelOperator& K, double lambda, const double* y, double* x);
 

@@ -1,0 +1,41 @@
+// The memory model of training, in one place: what the dense solve, the cached kernel weights of K v and the
+// Nyström preconditioner take, and how a budget becomes a solver plan. Python (fastgdml.train), the C ABI and the
+// C++ benchmarks size their solves with it; KernelOperator admits its cache with the same formula.
+#pragma once
+
+#include <cstdint>
+
+namespace fastgdml::solver {
+
+struct TrainingShape {
+  std::int64_t n = 0;       // training points
+  int n_atoms = 0;          // N
+  int G = 1;                // permutations
+  bool use_energy = false;  // energy rows and columns (n more unknowns)
+};
+
+std::int64_t unknowns(const TrainingShape& s);           // M = 3 N n (+ n)
+std::int64_t closed_form_bytes(const TrainingShape& s);  // the dense M x M matrix, factored in place
+// Cached data-only Matérn weights of K v: w1, w2 (and k with energy rows) for every (i, p, j).
+std::int64_t weight_cache_bytes(std::int64_t n, int G, bool use_energy);
+
+// Bytes per row of one inducing column: W is built in double and narrowed to float afterwards, so the build's
+// peak is 8 bytes per entry, plus 15% for the factorisation's work arrays.
+constexpr double kBytesPerInducingEntry = 8 * 1.15;
+
+struct IterativePlan {
+  std::int64_t cache_bytes = 0;   // weight cache admitted (0: K v recomputes the weights)
+  std::int64_t fixed_bytes = 0;   // cache, CG vectors, block-Jacobi blocks
+  std::int64_t max_columns = 0;   // inducing columns the rest of the budget holds
+  std::int64_t inducing = 0;      // columns of the first preconditioner
+  std::int64_t max_inducing = 0;  // after growth on stalls (two steps of 1.2x), within the budget
+};
+
+// The plan for preconditioned CG within `budget` bytes. inducing_request 0: the default, 4% of the unknowns and
+// at least 1700 (measured, solver/iterative.hpp's callers), within the budget. The weight cache is admitted
+// when it takes at most a quarter of the budget. Throws std::length_error when a requested column count does
+// not fit.
+IterativePlan plan_iterative(const TrainingShape& s, std::int64_t budget, std::int64_t inducing_request,
+                             bool block_jacobi);
+
+}  // namespace fastgdml::solver
