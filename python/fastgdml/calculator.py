@@ -70,6 +70,16 @@ class Calculator(_AseCalculator):
         self.ang_per_length = _unit((self.model.r_unit or "Ang") if length_unit is None else length_unit,
                                     LENGTH_UNITS, "length")
 
+    def __getstate__(self) -> dict:
+        # A lock cannot be pickled; the model pickles its arrays and rebuilds its core predictor.
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     def get_property(self, name, atoms=None, allow_calculation=True):
         """As ASE's, under the calculator's lock (see the class docstring)."""
         with self._lock:

@@ -145,6 +145,13 @@ class Model:
                                           alphas_E=alphas_E, mask=self.feature_mask, lattice=self.lattice,
                                           backend=backend, min_distance=self.min_distance)
 
+    # -- pickling: the arrays travel, the core's Predictor is rebuilt (multiprocessing, workflow engines) ----
+    def __getstate__(self) -> dict:
+        return {"arrays": self.arrays, "source": self.source, "backend": self.backend}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["arrays"], source=state["source"], backend=state["backend"])
+
     # -- properties of the sGDML interface ---------------------------------------------------------------
     @property
     def n_atoms(self) -> int:
