@@ -82,3 +82,45 @@ def test_short_md_conserves_energy(model):
     e0 = atoms.get_total_energy()
     dyn.run(50)
     assert abs(atoms.get_total_energy() - e0) < 2e-3  # eV; exact gradients conserve energy
+
+
+# -- periodicity: the Atoms' cell and pbc must be the model's -----------------------------------------------
+def _periodic_model():
+    from conftest import TOY_Z, make_toy
+
+    R, E, F = make_toy(M=30, seed=5)
+    lattice = np.diag([4.0, 4.5, 5.0])  # vectors as columns, model length unit (Ang)
+    ds = fastgdml.Dataset(R, TOY_Z, F, E=E, lattice=lattice, r_unit="Ang", e_unit="kcal/mol")
+    return fastgdml.train(ds, 12, 1.2, lam=1e-6, n_valid=0, symmetries="none"), R
+
+
+def test_periodic_model_needs_its_cell_and_pbc():
+    from conftest import TOY_Z
+
+    model, R = _periodic_model()
+    calc = fastgdml.Calculator(model)
+    atoms = Atoms(numbers=TOY_Z, positions=R[0], cell=model.lattice.T, pbc=True)
+    atoms.calc = calc
+    E = atoms.get_potential_energy()
+    want = model.predict(R[0])[0][0] * calc.eV_per_energy
+    assert E == pytest.approx(want, rel=1e-12)
+    for cell, pbc, pattern in ((np.diag([4.0, 4.5, 6.0]), True, "differs from the model's lattice"),
+                               (model.lattice.T, False, r"is periodic .* pbc=\[False, False, False\]"),
+                               (model.lattice.T, [True, True, False], r"pbc=\[True, True, False\]")):
+        bad = Atoms(numbers=TOY_Z, positions=R[0], cell=cell, pbc=pbc)
+        bad.calc = fastgdml.Calculator(model)
+        with pytest.raises(ValueError, match=pattern):
+            bad.get_potential_energy()
+
+
+def test_molecular_model_refuses_a_periodic_box():
+    from conftest import TOY_PERMS, TOY_Z, make_toy
+
+    R, E, F = make_toy(M=20, seed=6)
+    model = fastgdml.train(fastgdml.Dataset(R, TOY_Z, F, E=E), 10, 1.2, perms=TOY_PERMS, n_valid=0)
+    atoms = Atoms(numbers=TOY_Z, positions=R[0], cell=[5.0, 5.0, 5.0], pbc=True)
+    atoms.calc = fastgdml.Calculator(model)
+    with pytest.raises(ValueError, match=r"the model is not periodic .* pbc=\[True, True, True\]"):
+        atoms.get_potential_energy()
+    atoms.pbc = False  # a cell without periodicity is only a box: fine
+    assert np.isfinite(atoms.get_potential_energy())

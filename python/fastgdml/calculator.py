@@ -70,6 +70,27 @@ class Calculator(_AseCalculator):
         self.ang_per_length = _unit((self.model.r_unit or "Ang") if length_unit is None else length_unit,
                                     LENGTH_UNITS, "length")
 
+    def _check_cell(self, atoms) -> None:
+        """The Atoms' periodicity must be the model's: a molecular model in a periodic box would silently ignore
+        the images, and a periodic model needs the cell it was trained in (its ``lattice``, vectors as columns,
+        model length units; ASE's cell has the vectors as rows, in Angstrom)."""
+        pbc = np.asarray(atoms.pbc, dtype=bool)
+        lattice = self.model.lattice
+        if lattice is None:
+            if pbc.any():
+                raise ValueError(f"the model is not periodic (no 'lattice') but the Atoms object has pbc={pbc.tolist()}; "
+                                 f"use atoms.pbc = False for a molecule in vacuum, or a model trained with a lattice")
+            return
+        if not pbc.all():
+            raise ValueError(f"the model is periodic (its 'lattice') but the Atoms object has pbc={pbc.tolist()}; set "
+                             f"atoms.pbc = True and atoms.cell to the model's cell")
+        want = lattice.T * self.ang_per_length  # rows = vectors, Angstrom
+        have = np.asarray(atoms.cell[:], dtype=np.float64)
+        if not np.allclose(have, want, rtol=1e-6, atol=1e-6 * np.abs(want).max()):
+            raise ValueError(f"the Atoms' cell {np.round(have, 6).tolist()} (Ang, vectors as rows) differs from the "
+                             f"model's lattice {np.round(want, 6).tolist()}; the model predicts only in the cell it was "
+                             f"trained in (a cell that changes, as in NPT, needs stress, which is not implemented)")
+
     def __getstate__(self) -> dict:
         # A lock cannot be pickled; the model pickles its arrays and rebuilds its core predictor.
         state = dict(self.__dict__)
@@ -97,6 +118,7 @@ class Calculator(_AseCalculator):
                 bad = int(np.flatnonzero(numbers != z)[0])
                 raise ValueError(f"atomic numbers differ from the model's at atom {bad} (Atoms: {numbers[bad]}, "
                                  f"model: {z[bad]}); the atom order must match the training data")
+            self._check_cell(self.atoms)
             R = self.atoms.get_positions() / self.ang_per_length
             E, F = self.model.predict(R)
             energy = float(E[0]) * self.eV_per_energy
