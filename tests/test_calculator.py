@@ -124,3 +124,22 @@ def test_molecular_model_refuses_a_periodic_box():
         atoms.get_potential_energy()
     atoms.pbc = False  # a cell without periodicity is only a box: fine
     assert np.isfinite(atoms.get_potential_energy())
+
+
+def test_calculate_batch_equals_one_call_per_atoms_and_checks_each_image():
+    from conftest import TOY_PERMS, TOY_Z, make_toy
+
+    R, E, F = make_toy(M=20, seed=7)
+    model = fastgdml.train(fastgdml.Dataset(R, TOY_Z, F, E=E), 10, 1.2, perms=TOY_PERMS, n_valid=0)
+    calc = fastgdml.Calculator(model)
+    images = [Atoms(numbers=TOY_Z, positions=r) for r in R[10:16]]
+    energies, forces = calc.calculate_batch(images)
+    for i, atoms in enumerate(images):
+        atoms.calc = fastgdml.Calculator(model)
+        assert energies[i] == pytest.approx(atoms.get_potential_energy(), rel=1e-12)
+        np.testing.assert_allclose(forces[i], atoms.get_forces(), rtol=1e-10, atol=1e-12 * np.abs(forces).max())
+    wrong = images[:2] + [Atoms(numbers=TOY_Z[::-1], positions=R[0])]
+    with pytest.raises(ValueError, match=r"image 2: the model describes 5 atoms"):
+        calc.calculate_batch(wrong)
+    with pytest.raises(ValueError, match="at least one"):
+        calc.calculate_batch([])

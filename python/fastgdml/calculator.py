@@ -91,6 +91,33 @@ class Calculator(_AseCalculator):
                              f"model's lattice {np.round(want, 6).tolist()}; the model predicts only in the cell it was "
                              f"trained in (a cell that changes, as in NPT, needs stress, which is not implemented)")
 
+    def calculate_batch(self, images) -> tuple:
+        """Energies (eV) and forces (eV/Angstrom) of many Atoms objects in one batched prediction.
+
+        For replicas, ensembles and path-integral beads: one call of :meth:`Model.predict` for all of them (the
+        core's GEMM-shaped kernel sums run once over the batch) instead of one per Atoms object. Each Atoms is
+        checked like :meth:`calculate` does (atom count, atomic numbers, periodicity). The Atoms objects and
+        ``self.results`` are left unchanged.
+
+        Returns
+        -------
+        energies : array (B,)
+        forces : array (B, N, 3)
+        """
+        images = list(images)
+        if not images:
+            raise ValueError("calculate_batch needs at least one Atoms object")
+        z = self.model.z
+        R = np.empty((len(images), z.size, 3))
+        for i, atoms in enumerate(images):
+            if len(atoms) != z.size or not np.array_equal(atoms.get_atomic_numbers(), z):
+                raise ValueError(f"image {i}: the model describes {z.size} atoms with atomic numbers {z.tolist()}, "
+                                 f"the Atoms object has {atoms.get_atomic_numbers().tolist()}")
+            self._check_cell(atoms)
+            R[i] = atoms.get_positions() / self.ang_per_length
+        E, F = self.model.predict(R)
+        return E * self.eV_per_energy, F * (self.eV_per_energy / self.ang_per_length)
+
     def __getstate__(self) -> dict:
         # A lock cannot be pickled; the model pickles its arrays and rebuilds its core predictor.
         state = dict(self.__dict__)
