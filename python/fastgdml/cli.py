@@ -1,4 +1,4 @@
-"""The ``fastgdml`` command line: train, test, info, learning-curve, prune, convert."""
+"""The ``fastgdml`` command line: train, test, info, learning-curve, prune, convert, ipi."""
 from __future__ import annotations
 
 import argparse
@@ -170,6 +170,21 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("-o", "--output", required=True, help="pruned model file to write (.npz)")
     pr.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     pr.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+
+    ip = sub.add_parser("ipi", help="serve a model to an i-PI server over its socket protocol (PIMD, MD)",
+                        description="Connects to a running i-PI server (<ffsocket> in its input) and evaluates the "
+                                    "geometries it sends, one at a time, until i-PI ends the simulation. For all "
+                                    "beads in one batch use i-PI's <ffdirect> route instead (fastgdml.ipi.pes_path()).")
+    ip.add_argument("model", help="model .npz (fastgdml or sgdml)")
+    where = ip.add_mutually_exclusive_group(required=True)
+    where.add_argument("--unix", metavar="NAME", help="i-PI's <address> of a mode='unix' socket (/tmp/ipi_NAME)")
+    where.add_argument("--host", help="host of a mode='inet' socket (with --port)")
+    ip.add_argument("--port", type=_int_at_least(1), default=None, help="port of a mode='inet' socket")
+    ip.add_argument("--energy-unit", default=None, help="the model's energy unit (default: its e_unit, else kcal/mol)")
+    ip.add_argument("--length-unit", default=None, help="the model's length unit (default: its r_unit, else Ang)")
+    ip.add_argument("--wait", type=_positive_float, default=60.0, metavar="SECONDS",
+                    help="how long to retry connecting while i-PI starts (default: 60)")
+    ip.add_argument("-q", "--quiet", action="store_true")
 
     c = sub.add_parser("convert", help="trajectory with energies and forces (any ASE format) <-> dataset .npz",
                        description="IN.npz -> OUT.xyz or OUT.extxyz (extxyz in eV, eV/Ang, Ang), or any file ASE "
@@ -432,6 +447,19 @@ def _installation() -> None:
     print(f"  BLAS: {_core.blas_name()} ({_core.blas_threads()} threads)   OpenMP threads: {_core.get_num_threads()}")
 
 
+def _cmd_ipi(args) -> int:
+    from .ipi import main_driver
+
+    if args.host is not None and args.port is None:
+        raise CliError("--host needs --port")
+    served, seconds = main_driver(args.model, args.unix, args.host, args.port, args.energy_unit, args.length_unit,
+                                  args.wait, args.quiet)
+    if not args.quiet:
+        rate = f", {served / seconds:.1f} per s" if seconds > 0 and served else ""
+        print(f"fastgdml ipi: served {served} geometries in {seconds:.1f} s{rate}", file=sys.stderr)
+    return 0
+
+
 def _cmd_info(args) -> int:
     from ._npz import MODEL_OBJECT_KEYS, as_str, load_npz
 
@@ -535,7 +563,7 @@ def _run(argv) -> int:
 
     try:
         commands = {"train": _cmd_train, "test": _cmd_test, "info": _cmd_info, "convert": _cmd_convert,
-                    "learning-curve": _cmd_learning_curve, "prune": _cmd_prune}
+                    "learning-curve": _cmd_learning_curve, "prune": _cmd_prune, "ipi": _cmd_ipi}
         return commands[args.command](args)
     except BrokenPipeError:
         raise  # main's business
