@@ -43,7 +43,7 @@ KernelSumInput Predictor::input() const {
   return in;
 }
 
-void Predictor::predict(std::int64_t B, const double* R, double* E, double* F) const {
+void Predictor::predict(std::int64_t B, const double* R, double* E, double* F, double* dE_dstrain) const {
   const int N = layout_.n_atoms();
   for (std::int64_t i = 0; i < B * 3 * N; ++i)
     if (!std::isfinite(R[i]))
@@ -66,6 +66,20 @@ void Predictor::predict(std::int64_t B, const double* R, double* E, double* F) c
                      Fb + q * 3 * N);
       for (int k = 0; k < 3 * N; ++k) Fb[q * 3 * N + k] *= scale;
       Eb[q] = model_.std * Eb[q] + model_.c;
+      if (dE_dstrain != nullptr) {
+        // E depends on the pair vectors d_k only, and a homogeneous strain maps d_k to (I + e) d_k, so
+        // dE/de_ab = sum_k dE/dx_k dx_k/dd_k,a d_k,b = -std sum_k Z_k g_k,a g_k,b / x_k^3  (d_k = g_k / x_k^3).
+        double* S = dE_dstrain + (first + q) * 9;
+        for (int t = 0; t < 9; ++t) S[t] = 0.0;
+        const double* gq = g.data() + q * D_ * 3;
+        const double* xq = Xq.data() + q * D_;
+        const double* zq = Z.data() + q * D_;
+        for (std::int64_t k = 0; k < D_; ++k) {
+          const double w = -model_.std * zq[k] / (xq[k] * xq[k] * xq[k]);
+          for (int a = 0; a < 3; ++a)
+            for (int c = 0; c < 3; ++c) S[3 * a + c] += w * gq[3 * k + a] * gq[3 * k + c];
+        }
+      }
     }
   }
   // Never a silent NaN: parameters that pass every check can still overflow for some geometry.

@@ -55,7 +55,7 @@ class Calculator(_AseCalculator):
     :meth:`get_property` and :meth:`calculate` hold a lock (predictions of one calculator run one at a time).
     """
 
-    implemented_properties = ["energy", "free_energy", "forces"]
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]  # stress: periodic models only
 
     def __init__(self, model: Union[Model, str], energy_unit: Optional[Union[str, float]] = None,
                  length_unit: Optional[Union[str, float]] = None, **kwargs):
@@ -89,7 +89,8 @@ class Calculator(_AseCalculator):
         if not np.allclose(have, want, rtol=1e-6, atol=1e-6 * np.abs(want).max()):
             raise ValueError(f"the Atoms' cell {np.round(have, 6).tolist()} (Ang, vectors as rows) differs from the "
                              f"model's lattice {np.round(want, 6).tolist()}; the model predicts only in the cell it was "
-                             f"trained in (a cell that changes, as in NPT, needs stress, which is not implemented)")
+                             f"trained in (its stress is available, but predictions in a changing cell, as NPT or "
+                             f"cell relaxation need, are not supported yet)")
 
     def calculate_batch(self, images) -> tuple:
         """Energies (eV) and forces (eV/Angstrom) of many Atoms objects in one batched prediction.
@@ -147,7 +148,11 @@ class Calculator(_AseCalculator):
                                  f"model: {z[bad]}); the atom order must match the training data")
             self._check_cell(self.atoms)
             R = self.atoms.get_positions() / self.ang_per_length
-            E, F = self.model.predict(R)
+            periodic = self.model.lattice is not None
+            E, F, *W = self.model.predict(R, strain=periodic)
+            if periodic:  # stress = (dE/dstrain) / V, eV/Ang^3, Voigt order xx yy zz yz xz xy
+                sigma = W[0][0] * self.eV_per_energy / abs(np.linalg.det(self.model.lattice * self.ang_per_length))
+                self.results["stress"] = sigma[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
             energy = float(E[0]) * self.eV_per_energy
             self.results["energy"] = energy
             self.results["free_energy"] = energy

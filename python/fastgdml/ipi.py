@@ -11,8 +11,8 @@ Two routes, both evaluating the model in its own units with explicit conversions
   ``<pes_path>`` from :func:`pes_path`): i-PI calls it with all beads of a step as one batch when
   ``<batch_size>`` is set, and the model predicts them in one call.
 
-Molecular models ignore i-PI's cell (it always has one; run gas-phase systems without ``dopbc``); periodic models
-(``lattice``) require i-PI's cell to be theirs. The virial is not computed (no stress yet): zero, so no NPT.
+Molecular models ignore i-PI's cell (it always has one; run gas-phase systems without ``dopbc``) and report a zero
+virial; periodic models (``lattice``) require i-PI's cell to be theirs and report the virial −dE/dε.
 """
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ class Units:
 
 
 def evaluate(model: Model, units: Units, cells: Sequence[np.ndarray], positions: Sequence[np.ndarray]):
-    """Potentials (Hartree), forces (Ha/Bohr, (N, 3) each) and zero virials of geometries in Bohr, in one batch.
+    """Potentials (Hartree), forces (Ha/Bohr, (N, 3) each) and virials (Hartree; zero for molecular models) of
+    geometries in Bohr, in one batch.
 
     ``cells`` are i-PI's cell matrices h (lattice vectors as columns, Bohr). A periodic model checks them against
     its lattice.
@@ -64,8 +65,11 @@ def evaluate(model: Model, units: Units, cells: Sequence[np.ndarray], positions:
                 raise IpiError(f"i-PI's cell {np.round(h_model, 6).tolist()} (model units, vectors as columns) is not "
                                f"the model's lattice {np.round(model.lattice, 6).tolist()}")
         R[i] = pos * units.length
-    E, F = model.predict(R)
-    return E * units.energy, F * units.force, np.zeros((len(R), 3, 3))
+    if model.lattice is None:  # a molecule: no cell to strain, no virial
+        E, F = model.predict(R)
+        return E * units.energy, F * units.force, np.zeros((len(R), 3, 3))
+    E, F, W = model.predict(R, strain=True)
+    return E * units.energy, F * units.force, -W * units.energy  # virial = -dE/dstrain (Hartree)
 
 
 class _Wire:

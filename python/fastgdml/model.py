@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -192,13 +192,17 @@ class Model:
         return self._predictor.backend
 
     # -- prediction --------------------------------------------------------------------------------------
-    def predict(self, R) -> Tuple[np.ndarray, np.ndarray]:
-        """Energies and forces.
+    def predict(self, R, strain: bool = False):
+        """Energies and forces (and, with ``strain``, their derivative under a homogeneous strain).
 
         Parameters
         ----------
         R : array (N, 3), (M, N, 3), (3N,) or (M, 3N)
             Positions in the model's length unit.
+        strain : bool
+            Also return dE/dε (M, 3, 3): the derivative of the energy when positions and cell are strained by
+            (I + ε), in the model's energy unit. For a periodic model the stress is dE/dε / volume (volume
+            = |det lattice|) and the virial is −dE/dε.
 
         Returns
         -------
@@ -206,6 +210,8 @@ class Model:
             Energies in the model's energy unit.
         F : array (M, N, 3)
             Forces (energy unit / length unit).
+        dE_dstrain : array (M, 3, 3)
+            Only with ``strain``.
         """
         R = np.asarray(R)
         if R.dtype.kind not in "biuf":
@@ -223,12 +229,11 @@ class Model:
         # The core refuses non-finite positions, close contacts (closer than self.min_distance, naming the
         # geometry and the atoms) and non-finite results, and bounds its work arrays by predicting in chunks.
         try:
-            E, F = self._predictor.predict(np.ascontiguousarray(R))
+            return self._predictor.predict(np.ascontiguousarray(R), strain=strain)
         except ValueError as exc:
             if str(exc).startswith("non-finite"):
                 raise ValueError(f"{self.source or 'model'}: {exc}") from None
             raise
-        return E, F
 
     # -- file I/O ---------------------------------------------------------------------------------------
     @classmethod

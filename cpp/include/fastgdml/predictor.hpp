@@ -39,7 +39,9 @@ class Predictor {
 
   // R: B x N x 3 -> E (B), F (B x N x 3), in chunks of bounded memory. Throws std::invalid_argument for
   // non-finite positions and std::domain_error for close contacts or non-finite results (never returns NaN).
-  void predict(std::int64_t B, const double* R, double* E, double* F) const;
+  // dE_dstrain (B x 3 x 3, optional): the derivative of E under a homogeneous strain of positions and cell,
+  // dE/de_ab (energy units); stress = dE_dstrain / volume, virial = -dE_dstrain. Meaningful for periodic models.
+  void predict(std::int64_t B, const double* R, double* E, double* F, double* dE_dstrain = nullptr) const;
   std::string backend_name() const { return backend_->name(); }
 
  private:

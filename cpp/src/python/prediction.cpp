@@ -41,16 +41,19 @@ class PyPredictor {
     predictor_ = std::make_unique<Predictor>(layout, to_lattice(lattice), std::move(m), backend);
   }
 
-  py::tuple predict(const Array& R) const {
+  py::tuple predict(const Array& R, bool strain) const {
     check_geometries(R, n_atoms_, "R");
     const std::int64_t B = R.shape(0);
     Array E(B), F({B, static_cast<std::int64_t>(n_atoms_), std::int64_t{3}});
+    Array S(strain ? std::vector<py::ssize_t>{B, 3, 3} : std::vector<py::ssize_t>{0});
     double* e = E.mutable_data();
     double* f = F.mutable_data();
+    double* st = strain ? S.mutable_data() : nullptr;
     {
       py::gil_scoped_release release;
-      predictor_->predict(B, R.data(), e, f);
+      predictor_->predict(B, R.data(), e, f, st);
     }
+    if (strain) return py::make_tuple(E, F, S);
     return py::make_tuple(E, F);
   }
 
@@ -75,7 +78,8 @@ void bind_prediction(py::module_& m) {
            "Prediction of a trained model; queries with a kept pair of atoms closer than min_distance (model "
            "length units; 0: only coincident atoms) raise ValueError naming the geometry and the atoms; batches "
            "are predicted in chunks whose work arrays stay below work_bytes.")
-      .def("predict", &PyPredictor::predict, py::arg("R"))
+      .def("predict", &PyPredictor::predict, py::arg("R"), py::arg("strain") = false,
+           "(E, F), or with strain=True (E, F, dE/dstrain (B, 3, 3)) for stress and virial.")
       .def_property_readonly("backend", &PyPredictor::backend);
 }
 
