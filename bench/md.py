@@ -112,7 +112,12 @@ def langevin(model_path, R0, picoseconds):
                    rng=np.random.default_rng(1))
     dyn.attach(watch, interval=20)
     t = time.perf_counter()
-    dyn.run(steps)
+    try:
+        dyn.run(steps)
+    except ValueError as exc:  # the model refuses what it cannot describe (atoms far too close): not stable
+        print(f"Langevin 500 K: stopped at step {dyn.nsteps}: {exc}", flush=True)
+        return {"steps": int(dyn.nsteps), "bonds": int(len(bonds)), "max_bond_stretch": worst[0],
+                "stable": False, "error": str(exc)}
     seconds = time.perf_counter() - t
     T = float(np.mean(temps[len(temps) // 5:]))  # after the first fifth (equilibration)
     stable = worst[0] < 1.5 and abs(T - 500) < 50
