@@ -226,6 +226,7 @@ def main(argv=None) -> int:
                     help="also run Langevin with an Ac-Ala3-NHMe model trained on N_TRAIN geometries (needs ../shared)")
     ap.add_argument("--ala3-sigma", type=float, default=40.0)
     ap.add_argument("--skip-nve", action="store_true")
+    ap.add_argument("--skip-fixture-langevin", action="store_true", help="Langevin only with the --ala3 model")
     ap.add_argument("--beads", type=int, default=32)
     ap.add_argument("--json", default=os.path.join(HERE, "results", "md.json"))
     args = ap.parse_args(argv)
@@ -249,7 +250,8 @@ def main(argv=None) -> int:
         except ImportError:
             print("  (sgdml not installed: no reference calculator)")
     if args.langevin_ps > 0:
-        results["langevin_500K"] = langevin(args.model, R0, args.langevin_ps)
+        if not args.skip_fixture_langevin:
+            results["langevin_500K"] = langevin(args.model, R0, args.langevin_ps)
         if args.ala3:
             path, R_ala3, info = ala3_model(args.ala3, args.ala3_sigma)
             results["langevin_500K_ala3"] = {**info, **langevin(path, R_ala3, args.langevin_ps)}
