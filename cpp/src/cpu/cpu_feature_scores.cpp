@@ -29,7 +29,8 @@ FeatureDeltas feature_deltas(const DescriptorLayout& layout, const Lattice& latt
   out.g.assign(B * D, 0.0);
   if (with_forces) out.dF.assign(B * O * 3 * N, 0.0);
 
-  std::vector<double> x(D), gq(3 * D), A(D), Dd(n * D), Zf(D), r2(n), s(n);
+  // wu, wx: the full model's weights of each training point (kernel_sum_terms), kept for the force Zf
+  std::vector<double> x(D), gq(3 * D), A(D), Dd(n * D), Zf(D), wu(n), wx(n);
   // per (training point, orbit): the orbit's parts of r^2 and s, the weight and energy differences
   std::vector<double> q2(n * O), qs(n * O), dW1(n * O), dW2(n * O), dEn(n * O);
   // V and d_jp taken to atom space: row j is J^T P_p v_j (resp. d_jp), n x 3N
@@ -69,10 +70,10 @@ FeatureDeltas feature_deltas(const DescriptorLayout& layout, const Lattice& latt
             q2j[m.orbit[k]] += d * d;
             qsj[m.orbit[k]] += d * vj[k];
           }
-          r2[j] = rr;
-          s[j] = ss;
           const double bj = m.b ? m.b[j] : 0.0;
           const KernelSumTerms full = kernel_sum_terms(kernel.weights_from_r2(rr), ss, bj);
+          wu[j] = full.w_u;
+          wx[j] = full.w_x;
           double* w1j = dW1.data() + j * O;
           double* w2j = dW2.data() + j * O;
           double* enj = dEn.data() + j * O;
@@ -98,11 +99,9 @@ FeatureDeltas feature_deltas(const DescriptorLayout& layout, const Lattice& latt
       // full-model force in descriptor space of this permutation: Zf = sum_j (-w1 v_j + W2f d_j)
       std::fill(Zf.begin(), Zf.end(), 0.0);
       for (std::int64_t j = 0; j < n; ++j) {
-        const double bj = m.b ? m.b[j] : 0.0;
-        const KernelSumTerms full = kernel_sum_terms(kernel.weights_from_r2(r2[j]), s[j], bj);
         const double* vj = m.V + j * D;
         const double* dj = Dd.data() + j * D;
-        for (std::int64_t k = 0; k < D; ++k) Zf[k] += -full.w_u * vj[k] + full.w_x * dj[k];
+        for (std::int64_t k = 0; k < D; ++k) Zf[k] += -wu[j] * vj[k] + wx[j] * dj[k];
       }
       for (std::int64_t k = 0; k < D; ++k) g[k] += Zf[fwd[k]];
       for (std::int64_t j = 0; j < n; ++j)
