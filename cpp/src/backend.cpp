@@ -4,7 +4,7 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "fastgdml/cpu_backend.hpp"
+#include "cpu/cpu_backend.hpp"
 
 namespace fastgdml {
 namespace {
@@ -19,7 +19,7 @@ struct Registry {
 Registry& registry() {
   static Registry* r = [] {
     auto* made = new Registry;  // never destroyed: backends may be made during static destruction elsewhere
-    made->factories["cpu"] = [] { return std::unique_ptr<Backend>(new cpu::CpuBackend()); };
+    made->factories["cpu"] = [] { return cpu::make_cpu_backend(); };
     return made;
   }();
   return *r;

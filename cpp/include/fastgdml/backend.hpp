@@ -1,53 +1,93 @@
-// One declaration of each device operation; cpp/src/cpu implements them with OpenMP + BLAS, cuda/ will
-// implement them with CUDA kernels + cuBLAS. Device-independent code (KernelOperator, Predictor, the
-// solvers) holds a Backend and never branches on the device.
+// The seam every device plugs into (DESIGN.md §4). A Backend owns its state: prepare_training and prepare_model
+// copy what the kernels need into the backend's memory (descriptors, Jacobian data, permutation maps, cached
+// weights, workspaces), and every operation takes that state. Device-independent code (KernelOperator,
+// Predictor, the solvers, the training drivers) holds a Backend and never branches on the device.
+//
+// cpp/src/cpu implements it with OpenMP + BLAS; cuda/ will implement it with CUDA kernels + cuBLAS. The solvers
+// run on the backend's VectorSpace and DenseAlgebra, so their vectors stay in the backend's memory too.
+//
+// Memory: pointers documented as "backend memory" point into VectorSpace buffers (host memory on the CPU);
+// "host" pointers are ordinary host arrays (inputs and outputs of prediction, the diagonal blocks).
+// States are checked on use: a state made by another backend is an std::invalid_argument, never a bad cast.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "fastgdml/compute/dense_algebra.hpp"
+#include "fastgdml/compute/vector_space.hpp"
+#include "fastgdml/feature_scores.hpp"
 #include "fastgdml/layout.hpp"
 
 namespace fastgdml {
 
-// The training side of a kernel sum (DESIGN.md §2): descriptors X, coefficient rows U (u_j = J_j v_j),
-// optional energy coefficients b, the descriptor maps delta_p of the permutation group and sigma.
-struct KernelSumInput {
-  std::int64_t n = 0;              // training points
-  std::int64_t D = 0;              // descriptor length
-  const double* X = nullptr;       // n x D, row-major
-  const double* U = nullptr;       // n x D, row-major
-  const double* b = nullptr;       // n, or nullptr without energy coefficients
-  int G = 1;                       // permutations (identity included)
-  const int* perm = nullptr;       // G x D maps delta_p
-  const int* perm_inv = nullptr;   // G x D inverse maps
-  double sigma = 1.0;
-};
-
-// What to precompute about the training side of repeated kernel sums (Backend::prepare).
-struct PrepareOptions {
-  bool fixed_coefficients = false;  // U and b never change (prediction): keep [X; U] and x_j.u_j
-  bool cache_weights = false;       // queries are the training points (K v): keep the data-only Matérn weights
-  bool with_energy = false;         // with cache_weights: keep the kernel values k too (energy rows)
-};
-
-// Training-side data kept across kernel sums: norms, the stacked [X; U] when U is fixed, and the Matérn
-// weights of all (training row, permutation, training point) triples when they fit the memory budget.
-// Opaque: each backend keeps them where its kernels need them.
-class PreparedTraining {
+// What every prepared state says about itself: which backend made it and what it holds.
+class BackendState {
  public:
-  virtual ~PreparedTraining() = default;
-  virtual std::int64_t bytes() const = 0;
-  virtual bool has_weights() const = 0;
+  explicit BackendState(std::string backend) : backend_(std::move(backend)) {}
+  virtual ~BackendState() = default;
+  BackendState(const BackendState&) = delete;
+  BackendState& operator=(const BackendState&) = delete;
+  const std::string& backend() const { return backend_; }
+  virtual std::int64_t bytes() const = 0;  // backend memory held
+
+ private:
+  std::string backend_;
 };
 
-// Columns of K (inducing columns of the Nyström preconditioner).
-struct KernelColumnsRequest {
-  const std::int64_t* cols = nullptr;  // column indices into K, strictly increasing
-  std::int64_t count = 0;
+// The training side of a kernel matrix K = Cov([F; -E]) (FORMATS.md §4.3).
+struct TrainingSetup {
+  DescriptorLayout layout{2};
+  Lattice lattice;
+  std::int64_t n = 0;                 // training geometries
+  const double* R = nullptr;          // host, n x N x 3
+  std::vector<std::int64_t> perms;    // G x N atom permutations (identity included)
+  double sigma = 1.0;                 // Matérn length scale in descriptor space
+  bool use_energy = false;            // the n energy rows/columns (use_E_cstr)
+  // Backend memory the state may use beyond its fixed data (descriptors, Jacobians, workspaces) for caches that
+  // speed up K v; the backend decides what to keep within it (the CPU caches the data-only Matérn weights when
+  // solver::weight_cache_bytes fits).
+  std::int64_t cache_budget = std::int64_t{1} << 30;
+};
+
+class TrainingState : public BackendState {
+ public:
+  using BackendState::BackendState;
+  virtual std::int64_t n() const = 0;
+  virtual int n_atoms() const = 0;
+  virtual std::int64_t descriptor_size() const = 0;
+  virtual int n_permutations() const = 0;
+  virtual bool use_energy() const = 0;
+  virtual std::int64_t cache_bytes() const = 0;  // bytes of K v caches admitted within the budget (0: none)
+  std::int64_t size() const { return n() * 3 * n_atoms() + (use_energy() ? n() : 0); }  // rows of K
+};
+
+// A trained model's constants (FORMATS.md §5.1), host arrays: the state copies them.
+struct ModelData {
+  std::vector<double> X;                 // n x D training descriptors (R_desc transposed)
+  std::vector<double> V;                 // n x D rows J_j a_j (R_d_desc_alpha)
+  std::vector<double> b;                 // n energy coefficients (alphas_E), empty without
+  std::vector<std::int64_t> perms;       // G x N atom permutations
+  double sigma = 1.0;
+  double std = 1.0;                      // label scale sigma_y
+  double c = 0.0;                        // energy integration constant
+  // Queries with a pair of (kept) atoms closer than this are refused (std::domain_error naming the geometry and
+  // the atoms): far closer than any training pair the model is meaningless, and at 0 the descriptor is undefined.
+  double min_distance = 0.0;
+  // Bound on predict's work arrays (descriptors, Jacobians, kernel sums: 5 doubles per entry and geometry).
+  std::int64_t work_bytes = std::int64_t{1} << 28;
+};
+
+class ModelState : public BackendState {
+ public:
+  using BackendState::BackendState;
+  virtual std::int64_t n() const = 0;
+  virtual int n_atoms() const = 0;
+  virtual std::int64_t descriptor_size() const = 0;
 };
 
 class Backend {
@@ -55,34 +95,57 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
 
-  // X (M x D) and compressed Jacobians g (M x D x 3) of M geometries R (M x N x 3).
-  virtual void descriptors(const DescriptorLayout& layout, const Lattice& lattice, std::int64_t M,
-                           const double* R, double* X, double* g) const = 0;
+  // Where the solvers' vectors and dense matrices live and how they are combined.
+  virtual const VectorSpace& vectors() const = 0;
+  virtual const DenseAlgebra& algebra() const = 0;
 
-  // For B queries with descriptors Xq (B x D), in the covariance convention of K = Cov([F; -E]):
-  //   Z[q] = sum_p P_p sum_j [ H(P_p^T x_q, x_j) u_j + grad_x k(P_p^T x_q, x_j) b_j ]        (B x D)
-  //   E[q] = sum_{j,p} [ w1 (P_p^T x_q - x_j).u_j + k b_j ]                                    (B)
-  // prepared (optional) comes from prepare() on the same training side; with cached weights the queries must be
-  // the training points.
-  virtual void kernel_sums(const KernelSumInput& in, std::int64_t B, const double* Xq,
-                           const PreparedTraining* prepared, double* Z, double* E) const = 0;
+  // X (M x D) and compressed Jacobians g (M x D x 3) of M geometries R (M x N x 3); host arrays.
+  virtual void descriptors(const DescriptorLayout& layout, const Lattice& lattice, std::int64_t M, const double* R,
+                           double* X, double* g) const = 0;
 
-  virtual std::unique_ptr<PreparedTraining> prepare(const KernelSumInput& in, const PrepareOptions& options) const = 0;
+  // --- training -------------------------------------------------------------------------------------------
+  // Throws std::invalid_argument for bad setups (no geometries, sigma <= 0, permutations the layout rejects).
+  virtual std::unique_ptr<TrainingState> prepare_training(const TrainingSetup& setup) const = 0;
 
-  // Dense K = Cov([F; -E]) of n training points (FORMATS.md §4.3), size M = n*3N (+ n with energy rows),
-  // written row-major into K (M x M), both triangles.
-  virtual void assemble_kernel(const DescriptorLayout& layout, const KernelSumInput& in, const double* g,
-                               bool with_energy, double* K) const = 0;
+  // out = K v (size() each, backend memory): J, the kernel sums and J^T all inside, no allocation per call.
+  // Calls on one state are serialised (they share its workspaces); different states run concurrently.
+  virtual void kernel_matvec(const TrainingState& state, const double* v, double* out) const = 0;
+  // K[:, cols] (size() x cols.size(), row-major, backend memory) without forming K; cols strictly increasing.
+  virtual void kernel_columns(const TrainingState& state, const std::vector<std::int64_t>& cols,
+                              double* out) const = 0;
+  // Force diagonal blocks K[F_i, F_i] (host, n x 3N x 3N) and the energy diagonal (host, n; with energy rows).
+  virtual void diagonal_blocks(const TrainingState& state, double* blocks, double* energy_diagonal) const = 0;
+  // Dense K (size() x size(), row-major, both triangles, backend memory).
+  virtual void assemble(const TrainingState& state, double* K) const = 0;
+  // The training descriptors (host, n x D) and rows J_j a_j (host, n x D) of per-point Cartesian vectors a
+  // (host, n x 3N): what a trained model stores (R_desc, R_d_desc_alpha).
+  virtual void training_descriptors(const TrainingState& state, double* X) const = 0;
+  virtual void jacobian_rows(const TrainingState& state, const double* a, double* out) const = 0;
 
-  // Diagonal blocks K[F_i, F_i] (n x 3N x 3N) and, with energy rows, the energy diagonal K[E_i, E_i] (n).
-  virtual void diagonal_blocks(const DescriptorLayout& layout, const KernelSumInput& in, const double* g,
-                               bool with_energy, double* blocks, double* energy_diagonal) const = 0;
-
-  // K[:, cols] (M x count, row-major) without forming K: per (row point, column point, permutation) O(D)
-  // distance work plus O(N + 3N) per requested column, using the two-atoms-per-row sparsity of J.
-  virtual void kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, const double* g,
-                              bool with_energy, const KernelColumnsRequest& request, double* out) const = 0;
+  // --- prediction -----------------------------------------------------------------------------------------
+  virtual std::unique_ptr<ModelState> prepare_model(const DescriptorLayout& layout, const Lattice& lattice,
+                                                    const ModelData& model) const = 0;
+  // Energies E (B) and forces F (B x N x 3) at R (B x N x 3), model units, host arrays; optional dE_dstrain
+  // (B x 3 x 3): dE/de_ab under a homogeneous strain of positions and cell. Thread-safe: concurrent calls on one
+  // state run concurrently. Throws std::domain_error for close contacts (message naming geometry and atoms).
+  virtual void predict(const ModelState& state, std::int64_t B, const double* R, double* E, double* F,
+                       double* dE_dstrain) const = 0;
+  // rGDML feature scores (feature_scores.hpp) at queries R (host, B x N x 3); orbit (host, D) maps each
+  // descriptor entry to its orbit 0 .. n_orbits - 1.
+  virtual FeatureDeltas feature_scores(const ModelState& state, const std::vector<int>& orbit, std::int64_t n_orbits,
+                                       std::int64_t B, const double* R, bool with_forces) const = 0;
 };
+
+// The state as the backend's own type, or std::invalid_argument naming both backends: the check every backend
+// operation makes before it touches a state.
+template <class Concrete, class Base>
+const Concrete& state_of(const Base& state, const std::string& backend) {
+  const auto* concrete = dynamic_cast<const Concrete*>(&state);
+  if (concrete == nullptr || state.backend() != backend)
+    throw std::invalid_argument("a state prepared by backend '" + state.backend() + "' was given to backend '" +
+                                backend + "'; prepare it with the backend that uses it");
+  return *concrete;
+}
 
 // The backend registry: "cpu" is always there; a backend built into another shared object (CUDA) registers its
 // factory when that object is loaded. Thread-safe. The factory may throw (e.g. no device) with a message naming

@@ -1,5 +1,7 @@
-// The kernel matrix K = Cov([F; -E]) of a training set, as an operator (K v without storing K, for the
-// iterative solver) and as a dense matrix (for the closed-form solver).
+// The kernel matrix K = Cov([F; -E]) of a training set on one backend: the backend's training state plus the
+// host-facing operations that Python and the C++ drivers call. The solvers use backend() and state() to run K v
+// on the backend's own vectors; the host methods here stage through the backend's VectorSpace when its memory
+// is not the host's (and pass host arrays straight through when it is).
 //
 // K v, DESIGN.md §2: u_j = J_j v_j; for each permutation p, with A_p = rows P_p^T x_i,
 //   S_p = A_p X^T, T_p = A_p U^T        -> r^2, s = T - x_j.u_j      (S_p only once: kept in a cache)
@@ -9,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "fastgdml/backend.hpp"
@@ -19,8 +22,8 @@ namespace fastgdml {
 struct KernelOptions {
   double sigma = 1.0;                       // Matérn length scale in descriptor space
   bool use_energy = false;                  // add the n energy rows/columns (use_E_cstr)
-  std::int64_t cache_bytes = 1LL << 30;     // data-only weights are cached when they fit in this budget
-  std::string backend = "cpu";              // which Backend computes
+  std::int64_t cache_bytes = 1LL << 30;     // memory the backend may use for K v caches (TrainingSetup)
+  std::string backend = "cpu";              // which Backend computes (make_backend)
 };
 
 class KernelOperator {
@@ -29,35 +32,30 @@ class KernelOperator {
   KernelOperator(const DescriptorLayout& layout, const Lattice& lattice, std::int64_t n, const double* R,
                  const std::vector<std::int64_t>& perms, const KernelOptions& options);
 
-  std::int64_t n() const { return n_; }
-  std::int64_t size() const;                 // rows of K: n*3N (+ n)
-  std::int64_t descriptor_size() const { return D_; }
-  const std::vector<double>& X() const { return X_; }        // n x D
-  const std::vector<double>& jacobians() const { return g_; }  // n x D x 3
-  const std::string backend_name() const { return backend_->name(); }
-  std::int64_t cache_bytes() const { return cache_ ? cache_->bytes() : 0; }
+  const Backend& backend() const { return *backend_; }
+  const TrainingState& state() const { return *state_; }
+  std::string backend_name() const { return state_->backend(); }  // who serves the calls
 
-  void matvec(const double* v, double* out) const;           // out = K v
-  void assemble(double* K) const;                            // dense K, size() x size()
+  std::int64_t n() const { return state_->n(); }
+  std::int64_t size() const { return state_->size(); }  // rows of K: n*3N (+ n)
+  std::int64_t descriptor_size() const { return state_->descriptor_size(); }
+  int n_atoms() const { return state_->n_atoms(); }
+  bool use_energy() const { return state_->use_energy(); }
+  std::int64_t cache_bytes() const { return state_->cache_bytes(); }
+
+  // Host arrays from here on.
+  std::vector<double> X() const;                              // n x D training descriptors
+  void matvec(const double* v, double* out) const;            // out = K v
+  void assemble(double* K) const;                             // dense K, size() x size()
   void columns(const std::vector<std::int64_t>& cols, double* out) const;  // K[:, cols], size() x cols.size()
   // Force diagonal blocks (n x 3N x 3N) and energy diagonal (n, with energy rows) of K.
   void diagonal_blocks(double* blocks, double* energy_diagonal) const;
-  int n_atoms() const { return layout_.n_atoms(); }
-  bool use_energy() const { return options_.use_energy; }
   // Rows J_j a_j (n x D) for per-point Cartesian vectors a (n x 3N).
   void jacobian_rows(const double* a, double* out) const;
 
  private:
-  KernelSumInput input(const double* U, const double* b) const;
-
-  DescriptorLayout layout_;
-  std::int64_t n_, D_;
-  int G_;
-  KernelOptions options_;
   std::unique_ptr<Backend> backend_;
-  std::vector<double> X_, g_;
-  std::vector<int> perm_, perm_inv_;
-  std::unique_ptr<PreparedTraining> cache_;  // cached Matérn weights, when they fit options.cache_bytes
+  std::unique_ptr<TrainingState> state_;
 };
 
 }  // namespace fastgdml

@@ -5,9 +5,11 @@
 
 #include <cstdint>
 
+#include "fastgdml/transpose.hpp"
+
 namespace fastgdml::linalg {
 
-enum class Op { kNoTrans, kTrans };
+using fastgdml::Op;
 
 // C (m x n) = alpha op(A) op(B) + beta C, all row-major with leading dimensions lda, ldb, ldc.
 void gemm(Op op_a, Op op_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha, const double* A,

@@ -1,342 +1,298 @@
-// CPU backend: OpenMP loops for the O(n^2 G) elementwise work and the O(n D) gathers, BLAS for the
-// O(n^2 G D) products. BLAS is called between the OpenMP loops, never inside them, and runs its jobs on the
-// same OpenMP team (linalg::share_threads_with_openmp), so one thread pool serves both.
-#include "fastgdml/cpu_backend.hpp"
-
-#include <omp.h>
+// The CPU backend: its states own host copies of everything the kernels read (cpu_kernels.hpp) and the
+// workspaces they reuse, so K v allocates nothing per call and prediction only per-thread scratch.
+#include "cpu_backend.hpp"
 
 #include <algorithm>
-#include <cmath>
+#include <mutex>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
-#include "fastgdml/linalg.hpp"
+#include "cpu_compute.hpp"
+#include "cpu_kernels.hpp"
 #include "fastgdml/math/descriptor.hpp"
-#include "fastgdml/math/kernel_sum.hpp"
-#include "fastgdml/math/matern52.hpp"
-#include "permuted_difference.hpp"
+#include "fastgdml/math/strain.hpp"
+#include "fastgdml/prediction_checks.hpp"
+#include "fastgdml/solver/memory_plan.hpp"
 
 namespace fastgdml::cpu {
 namespace {
 
-using linalg::Op;
+constexpr const char* kName = "cpu";
 
-class CpuPrepared : public PreparedTraining {
+// Permutation maps delta_p of a layout and their inverses (G x D each).
+struct PermutationMaps {
+  PermutationMaps(const DescriptorLayout& layout, const std::vector<std::int64_t>& perms)
+      : forward(layout.permutation_maps(perms)),
+        inverse(invert_permutation_maps(forward, layout.size())),
+        G(static_cast<int>(forward.size() / layout.size())) {}
+  std::vector<int> forward, inverse;
+  int G;
+};
+
+class CpuTrainingState final : public TrainingState {
  public:
+  CpuTrainingState(const TrainingSetup& s)
+      : TrainingState(kName), layout(s.layout), maps(layout, s.perms), n_(s.n), sigma(s.sigma),
+        use_energy_(s.use_energy) {
+    const std::int64_t D = layout.size();
+    side.XU.resize(2 * n_ * D);
+    g.resize(n_ * D * 3);
+    // Descriptors straight into the first half of [X; U]; the second half is K v's workspace for U.
+    const int N = layout.n_atoms();
+#pragma omp parallel for schedule(static) if (n_ * D > 4096)
+    for (std::int64_t m = 0; m < n_; ++m)
+      descriptor(s.R + m * 3 * N, D, layout.pair_a(), layout.pair_b(), s.lattice.lat(), s.lattice.lat_inv(),
+                 side.XU.data() + m * D, g.data() + m * D * 3);
+    stack_training(n_, D, side.XU.data(), side.XU.data() + n_ * D, side);
+    if (solver::weight_cache_bytes(n_, maps.G, use_energy_) <= s.cache_budget)
+      cache = cache_weights(input(nullptr, nullptr), side.x2, use_energy_);
+    Z.resize(n_ * D);
+    E.resize(n_);
+  }
+
+  std::int64_t n() const override { return n_; }
+  int n_atoms() const override { return layout.n_atoms(); }
+  std::int64_t descriptor_size() const override { return layout.size(); }
+  int n_permutations() const override { return maps.G; }
+  bool use_energy() const override { return use_energy_; }
+  std::int64_t cache_bytes() const override { return cache.bytes(); }
   std::int64_t bytes() const override {
-    return static_cast<std::int64_t>((x2.size() + XU.size() + t.size() + w1.size() + w2.size() + k.size()) *
-                                     sizeof(double));
+    return cache.bytes() + static_cast<std::int64_t>(
+        (side.XU.size() + side.x2.size() + side.t.size() + g.size() + Z.size() + E.size()) * sizeof(double));
   }
-  bool has_weights() const override { return !w1.empty(); }
-  std::vector<double> x2;         // |x_j|^2 (n)
-  std::vector<double> XU, t;      // [X; U] (2n x D) and x_j.u_j (n), only with fixed coefficients
-  std::vector<double> w1, w2, k;  // (n G) x n Matérn weights of rows r = (i, p); k only with energy rows
+
+  KernelSumInput input(const double* U, const double* b) const {
+    KernelSumInput in;
+    in.n = n_;
+    in.D = layout.size();
+    in.X = side.XU.data();
+    in.U = U;
+    in.b = b;
+    in.G = maps.G;
+    in.perm = maps.forward.data();
+    in.perm_inv = maps.inverse.data();
+    in.sigma = sigma;
+    return in;
+  }
+
+  const double* X() const { return side.XU.data(); }
+
+  DescriptorLayout layout;
+  PermutationMaps maps;
+  std::int64_t n_;
+  double sigma;
+  bool use_energy_;
+  std::vector<double> g;  // n x D x 3 compressed Jacobians
+  WeightCache cache;
+  // K v's workspaces: U (second half of side.XU) and its dots, Z, E and the kernel sums' tiles.
+  mutable std::mutex busy;
+  mutable StackedTraining side;
+  mutable std::vector<double> Z, E;
+  mutable SumWorkspace workspace;
 };
 
-// |x_j|^2 and x_j.u_j of the training side; [X; U] stacked (2n x D) so that one product gives S = A X^T and
-// T = A U^T, and one gives sum_j W_x x_j + W_u u_j.
-void stack_training(const KernelSumInput& in, std::vector<double>& XU, std::vector<double>& x2,
-                    std::vector<double>& t) {
-  const std::int64_t n = in.n, D = in.D;
-  XU.resize(2 * n * D);
-  x2.resize(n);
-  t.resize(n);
-  std::copy(in.X, in.X + n * D, XU.begin());
-  std::copy(in.U, in.U + n * D, XU.begin() + n * D);
-#pragma omp parallel for schedule(static) if (n * D > 32768)
-  for (std::int64_t j = 0; j < n; ++j) {
-    double a = 0.0, b = 0.0;
-    for (std::int64_t m = 0; m < D; ++m) {
-      a += in.X[j * D + m] * in.X[j * D + m];
-      b += in.X[j * D + m] * in.U[j * D + m];
-    }
-    x2[j] = a;
-    t[j] = b;
+class CpuModelState final : public ModelState {
+ public:
+  CpuModelState(const DescriptorLayout& layout_, const Lattice& lattice_, const ModelData& m)
+      : ModelState(kName), layout(layout_), lattice(lattice_), maps(layout, m.perms), b(m.b), sigma(m.sigma),
+        std(m.std), c(m.c), min_distance(m.min_distance), work_bytes(m.work_bytes) {
+    const std::int64_t D = layout.size();
+    if (m.X.empty() || m.X.size() % D != 0)
+      throw std::invalid_argument("training descriptors must have shape (n, " + std::to_string(D) + ")");
+    n_ = static_cast<std::int64_t>(m.X.size()) / D;
+    if (m.V.size() != m.X.size())
+      throw std::invalid_argument("R_d_desc_alpha must have the shape of the training descriptors (n, D)");
+    if (!b.empty() && static_cast<std::int64_t>(b.size()) != n_)
+      throw std::invalid_argument("alphas_E must have one entry per training point (" + std::to_string(n_) + ")");
+    if (!(sigma > 0.0)) throw std::invalid_argument("sigma must be > 0");
+    stack_training(n_, D, m.X.data(), m.V.data(), side);
   }
-}
 
-// |row|^2 of a rows x D matrix.
-std::vector<double> row_squared_norms(const double* X, std::int64_t rows, std::int64_t D) {
-  std::vector<double> out(rows);
-  for (std::int64_t j = 0; j < rows; ++j) {
-    double s = 0.0;
-    for (std::int64_t m = 0; m < D; ++m) s += X[j * D + m] * X[j * D + m];
-    out[j] = s;
+  std::int64_t n() const override { return n_; }
+  int n_atoms() const override { return layout.n_atoms(); }
+  std::int64_t descriptor_size() const override { return layout.size(); }
+  std::int64_t bytes() const override {
+    return static_cast<std::int64_t>((side.XU.size() + side.x2.size() + side.t.size() + b.size()) * sizeof(double));
   }
-  return out;
-}
 
-// Rows of one tile in [r0, r0 + rows): A[r] = P_p^T x_q = x_q[inv_p], r = q G + p.
-void gather_permuted_queries(const KernelSumInput& in, const double* Xq, std::int64_t r0, std::int64_t rows,
-                             double* A) {
-  const std::int64_t D = in.D, G = in.G;
-#pragma omp parallel for schedule(static) if (rows * D > 32768)
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const std::int64_t q = (r0 + r) / G, p = (r0 + r) % G;
-    const double* x = Xq + q * D;
-    const int* inv = in.perm_inv + p * D;
-    double* a = A + r * D;
-    for (std::int64_t m = 0; m < D; ++m) a[m] = x[inv[m]];
+  KernelSumInput input() const {
+    KernelSumInput in;
+    in.n = n_;
+    in.D = layout.size();
+    in.X = side.XU.data();
+    in.U = side.XU.data() + n_ * layout.size();
+    in.b = b.empty() ? nullptr : b.data();
+    in.G = maps.G;
+    in.perm = maps.forward.data();
+    in.perm_inv = maps.inverse.data();
+    in.sigma = sigma;
+    return in;
   }
-}
 
-// Query rows per tile: bounded temporaries (rows x 2n weights, rows x D products) of about 64 MB.
-std::int64_t tile_queries(std::int64_t B, std::int64_t n, std::int64_t D, std::int64_t G) {
-  const std::int64_t per_query = G * (2 * n + 2 * D);
-  return std::max<std::int64_t>(1, std::min<std::int64_t>(B, (std::int64_t(8) << 20) / per_query));
-}
-
-// Temporaries of kernel_sums, kept per thread between calls: a CG iteration reuses ~15 MB (aspirin, n=400)
-// that would otherwise be reallocated and zeroed every time (4% of a K v). Per thread so that concurrent
-// predictions stay independent.
-struct SumWorkspace {
-  std::vector<double> A, W, Zp, row_sum, row_energy;
+  DescriptorLayout layout;
+  Lattice lattice;
+  PermutationMaps maps;
+  std::int64_t n_ = 0;
+  StackedTraining side;  // [X; V], |x_j|^2, x_j.v_j: constants of the model
+  std::vector<double> b;
+  double sigma, std, c, min_distance;
+  std::int64_t work_bytes;
 };
 
-double* at_least(std::vector<double>& v, std::int64_t size) {
-  if (static_cast<std::int64_t>(v.size()) < size) v.resize(size);
-  return v.data();
-}
+// Per-thread scratch of predict: concurrent predictions on one model stay independent, and a thread that
+// predicts one geometry per MD step reuses its arrays instead of allocating them every step.
+struct PredictScratch {
+  std::vector<double> Xq, g, Z;
+  SumWorkspace sums;
+};
 
-// K[c][r] = K[r][c] for r > c, in square tiles so that reads and writes both stay in cache.
-void mirror_lower_triangle(std::int64_t M, double* K) {
-  constexpr std::int64_t kTile = 64;
-  const std::int64_t tiles = (M + kTile - 1) / kTile;
-#pragma omp parallel for schedule(dynamic, 1)
-  for (std::int64_t tr = 0; tr < tiles; ++tr)
-    for (std::int64_t tc = 0; tc <= tr; ++tc)
-      for (std::int64_t r = tr * kTile; r < std::min(M, (tr + 1) * kTile); ++r)
-        for (std::int64_t c = tc * kTile; c < std::min(r, (tc + 1) * kTile); ++c) K[c * M + r] = K[r * M + c];
-}
+class CpuBackend final : public Backend {
+ public:
+  std::string name() const override { return kName; }
+  const VectorSpace& vectors() const override { return vectors_; }
+  const DenseAlgebra& algebra() const override { return algebra_; }
 
-}  // namespace
-
-std::string CpuBackend::name() const { return "cpu"; }
-
-void CpuBackend::descriptors(const DescriptorLayout& layout, const Lattice& lattice, std::int64_t M,
-                             const double* R, double* X, double* g) const {
-  const std::int64_t N = layout.n_atoms(), D = layout.size();
+  void descriptors(const DescriptorLayout& layout, const Lattice& lattice, std::int64_t M, const double* R, double* X,
+                   double* g) const override {
+    const std::int64_t N = layout.n_atoms(), D = layout.size();
 #pragma omp parallel for schedule(static) if (M * D > 4096)
-  for (std::int64_t m = 0; m < M; ++m)
-    descriptor(R + m * 3 * N, D, layout.pair_a(), layout.pair_b(), lattice.lat(), lattice.lat_inv(), X + m * D,
-               g + m * D * 3);
-}
-
-std::unique_ptr<PreparedTraining> CpuBackend::prepare(const KernelSumInput& in, const PrepareOptions& options) const {
-  const std::int64_t n = in.n, D = in.D, G = in.G;
-  auto prep = std::make_unique<CpuPrepared>();
-  if (options.fixed_coefficients) {
-    stack_training(in, prep->XU, prep->x2, prep->t);
-  } else {
-    prep->x2 = row_squared_norms(in.X, n, D);
+    for (std::int64_t m = 0; m < M; ++m)
+      descriptor(R + m * 3 * N, D, layout.pair_a(), layout.pair_b(), lattice.lat(), lattice.lat_inv(), X + m * D,
+                 g + m * D * 3);
   }
-  if (!options.cache_weights) return prep;
-  prep->w1.resize(n * G * n);
-  prep->w2.resize(n * G * n);
-  if (options.with_energy) prep->k.resize(n * G * n);
-  const Matern52 kernel(in.sigma);
-  const std::int64_t qt = tile_queries(n, n, D, G);
-  std::vector<double> A(qt * G * D), S(qt * G * n);
-  for (std::int64_t q0 = 0; q0 < n; q0 += qt) {
-    const std::int64_t rows = std::min(qt, n - q0) * G, r0 = q0 * G;
-    gather_permuted_queries(in, in.X, r0, rows, A.data());
-    linalg::gemm(Op::kNoTrans, Op::kTrans, rows, n, D, 1.0, A.data(), D, in.X, D, 0.0, S.data(), n);
-#pragma omp parallel for schedule(static) if (rows * n > 16384)
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const double q2 = prep->x2[(r0 + r) / G];  // |P_p^T x_q| = |x_q|
-      for (std::int64_t j = 0; j < n; ++j) {
-        const Matern52Weights w = kernel.weights_from_r2(q2 + prep->x2[j] - 2.0 * S[r * n + j]);
-        const std::int64_t at = (r0 + r) * n + j;
-        prep->w1[at] = w.w1;
-        prep->w2[at] = w.w2;
-        if (options.with_energy) prep->k[at] = w.k;
+
+  std::unique_ptr<TrainingState> prepare_training(const TrainingSetup& setup) const override {
+    if (setup.n < 1) throw std::invalid_argument("a kernel needs at least one training geometry");
+    if (!(setup.sigma > 0.0))
+      throw std::invalid_argument("sigma must be > 0, got " + std::to_string(setup.sigma));
+    return std::make_unique<CpuTrainingState>(setup);
+  }
+
+  void kernel_matvec(const TrainingState& state, const double* v, double* out) const override {
+    const auto& s = state_of<CpuTrainingState>(state, kName);
+    const int N = s.layout.n_atoms();
+    const std::int64_t n = s.n_, D = s.layout.size(), nF = n * 3 * N;
+    std::lock_guard<std::mutex> lock(s.busy);
+    double* U = s.side.XU.data() + n * D;
+    jacobian_rows_into(s, v, U);
+    update_dots(n, D, s.side);
+    const KernelSumInput in = s.input(U, s.use_energy_ ? v + nF : nullptr);
+    kernel_sums(in, s.side, &s.cache, n, s.X(), s.workspace, s.Z.data(), s.E.data());
+#pragma omp parallel for schedule(static) if (n * D > 32768)
+    for (std::int64_t i = 0; i < n; ++i)
+      jacobian_t_dot(s.g.data() + i * D * 3, D, s.layout.pair_a(), s.layout.pair_b(), s.Z.data() + i * D, N,
+                     out + i * 3 * N);
+    if (s.use_energy_) std::copy(s.E.begin(), s.E.end(), out + nF);
+  }
+
+  void kernel_columns(const TrainingState& state, const std::vector<std::int64_t>& cols, double* out) const override {
+    const auto& s = state_of<CpuTrainingState>(state, kName);
+    cpu::kernel_columns(s.layout, s.input(nullptr, nullptr), s.g.data(), s.use_energy_, cols.data(),
+                        static_cast<std::int64_t>(cols.size()), out);
+  }
+
+  void diagonal_blocks(const TrainingState& state, double* blocks, double* energy_diagonal) const override {
+    const auto& s = state_of<CpuTrainingState>(state, kName);
+    cpu::diagonal_blocks(s.layout, s.input(nullptr, nullptr), s.g.data(), s.use_energy_, blocks, energy_diagonal);
+  }
+
+  void assemble(const TrainingState& state, double* K) const override {
+    const auto& s = state_of<CpuTrainingState>(state, kName);
+    assemble_kernel(s.layout, s.input(nullptr, nullptr), s.g.data(), s.use_energy_, K);
+  }
+
+  void training_descriptors(const TrainingState& state, double* X) const override {
+    const auto& s = state_of<CpuTrainingState>(state, kName);
+    std::copy(s.X(), s.X() + s.n_ * s.layout.size(), X);
+  }
+
+  void jacobian_rows(const TrainingState& state, const double* a, double* out) const override {
+    jacobian_rows_into(state_of<CpuTrainingState>(state, kName), a, out);
+  }
+
+  std::unique_ptr<ModelState> prepare_model(const DescriptorLayout& layout, const Lattice& lattice,
+                                            const ModelData& model) const override {
+    return std::make_unique<CpuModelState>(layout, lattice, model);
+  }
+
+  void predict(const ModelState& state, std::int64_t B, const double* R, double* E, double* F,
+               double* dE_dstrain) const override {
+    const auto& s = state_of<CpuModelState>(state, kName);
+    const int N = s.layout.n_atoms();
+    const std::int64_t D = s.layout.size();
+    // Chunks of geometries bound the work arrays (5 doubles per descriptor entry and geometry).
+    const std::int64_t chunk = std::max<std::int64_t>(1, s.work_bytes / (40 * D));
+    thread_local PredictScratch scratch;
+    const std::int64_t rows = std::min(B, chunk) * D;
+    if (static_cast<std::int64_t>(scratch.Xq.size()) < rows) {
+      scratch.Xq.resize(rows);
+      scratch.g.resize(rows * 3);
+      scratch.Z.resize(rows);
+    }
+    const KernelSumInput in = s.input();
+    const double scale = -s.std;  // F = -std J^T Z
+    for (std::int64_t first = 0; first < B; first += chunk) {
+      const std::int64_t b = std::min(chunk, B - first);
+      const double* Rb = R + first * 3 * N;
+      double* Eb = E + first;
+      double* Fb = F + first * 3 * N;
+      descriptors(s.layout, s.lattice, b, Rb, scratch.Xq.data(), scratch.g.data());
+      refuse_close_contacts(s.layout, s.min_distance, first, b, scratch.Xq.data());
+      kernel_sums(in, s.side, nullptr, b, scratch.Xq.data(), scratch.sums, scratch.Z.data(), Eb);
+      const double* g = scratch.g.data();
+      const double* Xq = scratch.Xq.data();
+      const double* Z = scratch.Z.data();
+#pragma omp parallel for schedule(static) if (b * D > 32768)
+      for (std::int64_t q = 0; q < b; ++q) {
+        jacobian_t_dot(g + q * D * 3, D, s.layout.pair_a(), s.layout.pair_b(), Z + q * D, N, Fb + q * 3 * N);
+        for (int k = 0; k < 3 * N; ++k) Fb[q * 3 * N + k] *= scale;
+        Eb[q] = s.std * Eb[q] + s.c;
+        if (dE_dstrain != nullptr)
+          strain_derivative(D, Xq + q * D, g + q * D * 3, Z + q * D, scale, dE_dstrain + (first + q) * 9);
       }
     }
   }
-  return prep;
-}
 
-void CpuBackend::kernel_sums(const KernelSumInput& in, std::int64_t B, const double* Xq,
-                             const PreparedTraining* prepared, double* Z, double* E) const {
-  const std::int64_t n = in.n, D = in.D, G = in.G;
-  const auto* prep = static_cast<const CpuPrepared*>(prepared);
-  const CpuPrepared* cached = prep != nullptr && prep->has_weights() ? prep : nullptr;
-  const bool has_b = in.b != nullptr;
-  if (cached != nullptr && has_b && cached->k.empty())
-    throw std::invalid_argument("kernel weights were cached without energy rows but energy coefficients were given");
-
-  std::vector<double> XU_local, x2_local, t_local;
-  if (prep == nullptr || prep->XU.empty()) stack_training(in, XU_local, x2_local, t_local);
-  const bool fixed = prep != nullptr && !prep->XU.empty();
-  const std::vector<double>& XU = fixed ? prep->XU : XU_local;
-  const std::vector<double>& x2 = fixed ? prep->x2 : x2_local;
-  const std::vector<double>& t = fixed ? prep->t : t_local;
-  const std::vector<double> q2 = row_squared_norms(Xq, B, D);
-
-  const Matern52 kernel(in.sigma);
-  const std::int64_t qt = tile_queries(B, n, D, G);
-  thread_local SumWorkspace ws;
-  double* A = at_least(ws.A, qt * G * D);
-  double* W = at_least(ws.W, qt * G * 2 * n);
-  double* Zp = at_least(ws.Zp, qt * G * D);
-  double* row_sum = at_least(ws.row_sum, qt * G);
-  double* row_energy = at_least(ws.row_energy, qt * G);
-  for (std::int64_t q0 = 0; q0 < B; q0 += qt) {
-    const std::int64_t nq = std::min(qt, B - q0), rows = nq * G, r0 = q0 * G;
-    gather_permuted_queries(in, Xq, r0, rows, A);
-    if (cached != nullptr)  // only T, into the second half of each row
-      linalg::gemm(Op::kNoTrans, Op::kTrans, rows, n, D, 1.0, A, D, in.U, D, 0.0, W + n, 2 * n);
-    else
-      linalg::gemm(Op::kNoTrans, Op::kTrans, rows, 2 * n, D, 1.0, A, D, XU.data(), D, 0.0, W, 2 * n);
-
-#pragma omp parallel for schedule(static) if (rows * n > 16384)
-    for (std::int64_t r = 0; r < rows; ++r) {
-      double* w_row = W + r * 2 * n;
-      const std::int64_t q = (r0 + r) / G;
-      double sum = 0.0, energy = 0.0;
-      for (std::int64_t j = 0; j < n; ++j) {
-        Matern52Weights w;
-        if (cached != nullptr) {
-          const std::int64_t at = (r0 + r) * n + j;
-          w = {cached->w1[at], cached->w2[at], has_b ? cached->k[at] : 0.0};
-        } else {
-          w = kernel.weights_from_r2(q2[q] + x2[j] - 2.0 * w_row[j]);
-        }
-        const KernelSumTerms terms = kernel_sum_terms(w, w_row[n + j] - t[j], has_b ? in.b[j] : 0.0);
-        w_row[j] = terms.w_x;
-        w_row[n + j] = terms.w_u;
-        sum -= terms.w_x;
-        energy += terms.energy;
-      }
-      row_sum[r] = sum;
-      row_energy[r] = energy;
-    }
-
-    linalg::gemm(Op::kNoTrans, Op::kNoTrans, rows, D, 2 * n, 1.0, W, 2 * n, XU.data(), D, 0.0, Zp, D);
-
-    // Z[q] = sum_p P_p (Zp[r] + row_sum[r] A[r]); P_p A[r] = x_q, so the diagonal term needs no gather.
-#pragma omp parallel for schedule(static) if (rows * D > 32768)
-    for (std::int64_t qi = 0; qi < nq; ++qi) {
-      const std::int64_t q = q0 + qi;
-      double* z = Z + q * D;
-      const double* x = Xq + q * D;
-      double total_sum = 0.0, energy = 0.0;
-      for (std::int64_t m = 0; m < D; ++m) z[m] = 0.0;
-      for (std::int64_t p = 0; p < G; ++p) {
-        const std::int64_t r = qi * G + p;
-        const int* delta = in.perm + p * D;
-        const double* zp = Zp + r * D;
-        for (std::int64_t m = 0; m < D; ++m) z[m] += zp[delta[m]];
-        total_sum += row_sum[r];
-        energy += row_energy[r];
-      }
-      for (std::int64_t m = 0; m < D; ++m) z[m] += total_sum * x[m];
-      E[q] = energy;
-    }
+  FeatureDeltas feature_scores(const ModelState& state, const std::vector<int>& orbit, std::int64_t n_orbits,
+                               std::int64_t B, const double* R, bool with_forces) const override {
+    const auto& s = state_of<CpuModelState>(state, kName);
+    if (static_cast<std::int64_t>(orbit.size()) != s.layout.size())
+      throw std::invalid_argument("feature scores need one orbit per descriptor entry (" +
+                                  std::to_string(s.layout.size()) + "), got " + std::to_string(orbit.size()));
+    const KernelSumInput in = s.input();
+    FeatureModel m;
+    m.n = s.n_;
+    m.D = in.D;
+    m.X = in.X;
+    m.V = in.U;
+    m.b = in.b;
+    m.sigma = s.sigma;
+    m.std = s.std;
+    m.perm = in.perm;
+    m.perm_inv = in.perm_inv;
+    m.G = in.G;
+    m.orbit = orbit.data();
+    m.n_orbits = n_orbits;
+    return feature_deltas(s.layout, s.lattice, m, B, R, with_forces);
   }
-}
 
-namespace {
+ private:
+  // out (n x D) <- rows J_j a_j of per-point Cartesian vectors a (n x 3N).
+  static void jacobian_rows_into(const CpuTrainingState& s, const double* a, double* out) {
+    const int N = s.layout.n_atoms();
+    const std::int64_t n = s.n_, D = s.layout.size();
+#pragma omp parallel for schedule(static) if (n * D > 32768)
+    for (std::int64_t j = 0; j < n; ++j)
+      jacobian_dot(s.g.data() + j * D * 3, D, s.layout.pair_a(), s.layout.pair_b(), a + j * 3 * N, out + j * D);
+  }
 
-// Scratch and results of one (i, j) pair of training points: the 3N x 3N force block K[F_i, F_j], the energy
-// couplings fe = Cov(F_i, -E_j), ef = Cov(-E_i, F_j) and ee = Cov(-E_i, -E_j).
-struct PairBlock {
-  explicit PairBlock(std::int64_t D, std::int64_t dim)
-      : d(D), pd(D), alpha(dim), beta(dim), block(dim * dim), fe(dim), ef(dim) {}
-  std::vector<double> d, pd, alpha, beta, block, fe, ef;
-  double ee = 0.0;
+  CpuVectorSpace vectors_;
+  CpuDenseAlgebra algebra_;
 };
-
-void pair_block(const DescriptorLayout& layout, const KernelSumInput& in, const double* g, const Matern52& kernel,
-                std::int64_t i, std::int64_t j, bool with_energy, PairBlock& s) {
-  const std::int64_t D = in.D, G = in.G, N = layout.n_atoms(), dim = 3 * N;
-  const int* pa = layout.pair_a();
-  const int* pb = layout.pair_b();
-  const double* xi = in.X + i * D;
-  const double* gi = g + i * D * 3;
-  const double* xj = in.X + j * D;
-  const double* gj = g + j * D * 3;
-  std::fill(s.block.begin(), s.block.end(), 0.0);
-  std::fill(s.fe.begin(), s.fe.end(), 0.0);
-  std::fill(s.ef.begin(), s.ef.end(), 0.0);
-  s.ee = 0.0;
-  for (std::int64_t p = 0; p < G; ++p) {
-    const int* inv = in.perm_inv + p * D;
-    const Matern52Weights w = permuted_difference(xi, xj, in.perm + p * D, inv, D, kernel, s.d.data(), s.pd.data());
-    // alpha = J_i^T (P_p d~), beta = J_j^T d~
-    jacobian_t_dot(gi, D, pa, pb, s.pd.data(), static_cast<int>(N), s.alpha.data());
-    jacobian_t_dot(gj, D, pa, pb, s.d.data(), static_cast<int>(N), s.beta.data());
-    // w1 (P_p^T J_i)^T J_j: row m of P_p^T J_i is row inv[m] of J_i; 4 signed 3x3 outer products per row
-    for (std::int64_t m = 0; m < D; ++m) {
-      const std::int64_t k = inv[m];
-      const double a0 = w.w1 * gi[3 * k], a1 = w.w1 * gi[3 * k + 1], a2 = w.w1 * gi[3 * k + 2];
-      const double* h = gj + 3 * m;
-      const double o[9] = {a0 * h[0], a0 * h[1], a0 * h[2], a1 * h[0], a1 * h[1],
-                           a1 * h[2], a2 * h[0], a2 * h[1], a2 * h[2]};
-      const std::int64_t ra = 3 * pa[k], rb = 3 * pb[k], ca = 3 * pa[m], cb = 3 * pb[m];
-      for (int c = 0; c < 3; ++c)
-        for (int c2 = 0; c2 < 3; ++c2) {
-          const double v = o[3 * c + c2];
-          s.block[(rb + c) * dim + cb + c2] += v;
-          s.block[(ra + c) * dim + ca + c2] += v;
-          s.block[(rb + c) * dim + ca + c2] -= v;
-          s.block[(ra + c) * dim + cb + c2] -= v;
-        }
-    }
-    for (std::int64_t r = 0; r < dim; ++r)
-      for (std::int64_t c = 0; c < dim; ++c) s.block[r * dim + c] -= w.w2 * s.alpha[r] * s.beta[c];
-    if (with_energy) {
-      for (std::int64_t r = 0; r < dim; ++r) {
-        s.fe[r] -= w.w1 * s.alpha[r];  // Cov(F_i, -E_j) = J_i^T grad_x k_sym
-        s.ef[r] += w.w1 * s.beta[r];   // Cov(-E_i, F_j)
-      }
-      s.ee += w.k;
-    }
-  }
-}
 
 }  // namespace
 
-void CpuBackend::assemble_kernel(const DescriptorLayout& layout, const KernelSumInput& in, const double* g,
-                                 bool with_energy, double* K) const {
-  const std::int64_t n = in.n, D = in.D, dim = 3 * layout.n_atoms();
-  const std::int64_t nF = n * dim, M = nF + (with_energy ? n : 0);
-  const Matern52 kernel(in.sigma);
-#pragma omp parallel
-  {
-    PairBlock s(D, dim);
-#pragma omp for schedule(dynamic, 1)
-    for (std::int64_t i = n - 1; i >= 0; --i) {  // longest rows first
-      for (std::int64_t j = 0; j <= i; ++j) {
-        pair_block(layout, in, g, kernel, i, j, with_energy, s);
-        // Lower triangle only (row-major, rows >= columns); mirrored below in cache-friendly tiles.
-        for (std::int64_t r = 0; r < dim; ++r)
-          std::copy(s.block.begin() + r * dim, s.block.begin() + (r + 1) * dim, K + (i * dim + r) * M + j * dim);
-        if (with_energy) {
-          std::copy(s.ef.begin(), s.ef.end(), K + (nF + i) * M + j * dim);  // Cov(-E_i, F_j)
-          if (i != j) std::copy(s.fe.begin(), s.fe.end(), K + (nF + j) * M + i * dim);  // Cov(F_i, -E_j)^T
-          K[(nF + i) * M + nF + j] = s.ee;
-        }
-      }
-    }
-  }
-  mirror_lower_triangle(M, K);
-}
-
-void CpuBackend::diagonal_blocks(const DescriptorLayout& layout, const KernelSumInput& in, const double* g,
-                                 bool with_energy, double* blocks, double* energy_diagonal) const {
-  const std::int64_t n = in.n, D = in.D, dim = 3 * layout.n_atoms();
-  const Matern52 kernel(in.sigma);
-#pragma omp parallel
-  {
-    PairBlock s(D, dim);
-#pragma omp for schedule(dynamic, 4)
-    for (std::int64_t i = 0; i < n; ++i) {
-      pair_block(layout, in, g, kernel, i, i, with_energy, s);
-      std::copy(s.block.begin(), s.block.end(), blocks + i * dim * dim);
-      if (with_energy) energy_diagonal[i] = s.ee;
-    }
-  }
-}
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
 
 }  // namespace fastgdml::cpu

@@ -1,4 +1,4 @@
-// CPU implementation of feature_deltas (feature_scores.hpp): OpenMP over training points for the weights,
+// CPU implementation of the rGDML feature scores (feature_scores.hpp): OpenMP over training points for the weights,
 // BLAS for the two GEMMs per (query, permutation). Per-element math from math/ (shared with CUDA).
 //
 // The GEMMs run in atom space: J^T P_p dZ_p[o] = dW1[:, o]^T (V J_p) + dW2[:, o]^T (D_p J_p) with J_p = P_p^T J
@@ -9,13 +9,13 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "fastgdml/feature_scores.hpp"
+#include "cpu_kernels.hpp"
 #include "fastgdml/linalg.hpp"
 #include "fastgdml/math/descriptor.hpp"
 #include "fastgdml/math/kernel_sum.hpp"
 #include "fastgdml/math/matern52.hpp"
 
-namespace fastgdml {
+namespace fastgdml::cpu {
 
 FeatureDeltas feature_deltas(const DescriptorLayout& layout, const Lattice& lattice, const FeatureModel& m,
                              std::int64_t B, const double* R, bool with_forces) {
@@ -136,4 +136,4 @@ FeatureDeltas feature_deltas(const DescriptorLayout& layout, const Lattice& latt
   return out;
 }
 
-}  // namespace fastgdml
+}  // namespace fastgdml::cpu

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "fastgdml/cpu_backend.hpp"
+#include "cpu_kernels.hpp"
 #include "fastgdml/math/descriptor.hpp"
 #include "fastgdml/math/matern52.hpp"
 #include "permuted_difference.hpp"
@@ -55,18 +55,18 @@ Incidence atom_incidence(const DescriptorLayout& layout) {
 
 }  // namespace
 
-void CpuBackend::kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, const double* g,
-                                bool with_energy, const KernelColumnsRequest& request, double* out) const {
+void kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, const double* g, bool with_energy,
+                    const std::int64_t* cols, std::int64_t count, double* out) {
   const std::int64_t n = in.n, D = in.D, G = in.G, N = layout.n_atoms(), dim = 3 * N;
-  const std::int64_t nF = n * dim, M = nF + (with_energy ? n : 0), C = request.count;
+  const std::int64_t nF = n * dim, M = nF + (with_energy ? n : 0), C = count;
   const int* pa = layout.pair_a();
   const int* pb = layout.pair_b();
 
   std::vector<ColumnGroup> groups;
   std::vector<std::int64_t> group_of_point(n, -1);
   for (std::int64_t s = 0; s < C; ++s) {
-    const std::int64_t c = request.cols[s];
-    if (c < 0 || c >= M || (s > 0 && c <= request.cols[s - 1]))
+    const std::int64_t c = cols[s];
+    if (c < 0 || c >= M || (s > 0 && c <= cols[s - 1]))
       throw std::invalid_argument("kernel columns must be strictly increasing indices in [0, " + std::to_string(M) +
                                   "), got " + std::to_string(c));
     const std::int64_t j = c < nF ? c / dim : c - nF;

@@ -7,6 +7,7 @@
 #include "fastgdml/assignment.hpp"
 #include "fastgdml/backend.hpp"
 #include "fastgdml/feature_scores.hpp"
+#include "fastgdml/predictor.hpp"
 #include "python/common.hpp"
 
 namespace fastgdml::bindings {
@@ -17,7 +18,7 @@ namespace {
 py::dict py_feature_deltas(int n_atoms, const Array& X, const Array& V, const std::optional<Array>& alphas_E,
                         const IntArray& perms, const std::optional<IntArray>& mask,
                         const std::optional<Array>& lattice, double sigma, double std, const IntArray& orbit,
-                        const Array& R, bool forces) {
+                        const Array& R, bool forces, const std::string& backend) {
   const DescriptorLayout layout(n_atoms, to_vector(mask));
   const std::int64_t D = layout.size();
   require(X.ndim() == 2 && X.shape(1) == D && X.shape(0) >= 1,
@@ -36,27 +37,19 @@ py::dict py_feature_deltas(int n_atoms, const Array& X, const Array& V, const st
     orbits[k] = static_cast<int>(orbit.data()[k]);
     n_orbits = std::max<std::int64_t>(n_orbits, orbits[k] + 1);
   }
-  const std::vector<int> maps = layout.permutation_maps(check_perms(perms, n_atoms));
-  const std::vector<int> maps_inv = invert_permutation_maps(maps, D);
-  FeatureModel m;
-  m.n = X.shape(0);
-  m.D = D;
-  m.X = X.data();
-  m.V = V.data();
-  m.b = alphas_E ? alphas_E->data() : nullptr;
+  ModelData m;
+  m.X.assign(X.data(), X.data() + X.size());
+  m.V.assign(V.data(), V.data() + V.size());
+  if (alphas_E) m.b.assign(alphas_E->data(), alphas_E->data() + alphas_E->size());
+  m.perms = check_perms(perms, n_atoms);
   m.sigma = sigma;
   m.std = std;
-  m.perm = maps.data();
-  m.perm_inv = maps_inv.data();
-  m.G = static_cast<int>(maps.size() / D);
-  m.orbit = orbits.data();
-  m.n_orbits = n_orbits;
   const std::int64_t B = R.shape(0);
-  const Lattice lat = to_lattice(lattice);
   FeatureDeltas out;
   {
     py::gil_scoped_release release;
-    out = fastgdml::feature_deltas(layout, lat, m, B, R.data(), forces);
+    const Predictor model(layout, to_lattice(lattice), m, backend);
+    out = model.feature_scores(orbits, n_orbits, B, R.data(), forces);
   }
   Array scores(n_orbits), dE({B, n_orbits}), g({B, D});
   std::copy(out.scores.begin(), out.scores.end(), scores.mutable_data());
@@ -122,7 +115,7 @@ void bind_descriptors(py::module_& m) {
         "Descriptors X (M, D) and compressed Jacobians g (M, D, 3) of geometries R (M, N, 3).");
   m.def("feature_deltas", &py_feature_deltas, py::arg("n_atoms"), py::arg("X"), py::arg("V"), py::arg("alphas_E"),
         py::arg("perms"), py::arg("mask"), py::arg("lattice"), py::arg("sigma"), py::arg("std"), py::arg("orbit"),
-        py::arg("R"), py::arg("forces") = false,
+        py::arg("R"), py::arg("forces") = false, py::arg("backend") = "cpu",
         "rGDML feature deltas of a model at geometries R: dict(scores (n_orbits,) = sum over R of |F - F_without "
         "orbit|^2, dE (B, n_orbits) = E - E_without orbit, g (B, D) = full force in descriptor space, and with "
         "forces=True dF (B, n_orbits, N, 3) = F - F_without orbit).");

@@ -38,7 +38,7 @@ class PyPredictor {
     m.min_distance = min_distance;
     require(work_bytes > 0, "work_bytes must be > 0");
     m.work_bytes = work_bytes;
-    predictor_ = std::make_unique<Predictor>(layout, to_lattice(lattice), std::move(m), backend);
+    predictor_ = std::make_unique<Predictor>(layout, to_lattice(lattice), m, backend);
   }
 
   py::tuple predict(const Array& R, bool strain) const {

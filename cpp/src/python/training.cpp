@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 
 #include "fastgdml/kernel_operator.hpp"
 #include "fastgdml/solver/closed_form.hpp"
@@ -13,20 +14,6 @@
 
 namespace fastgdml::bindings {
 namespace {
-
-solver::ColumnsFn columns_of(const KernelOperator& op) {
-  return [&op](const std::vector<std::int64_t>& cols, double* out) { op.columns(cols, out); };
-}
-
-solver::DiagonalBlocks diagonal_of(const KernelOperator& op) {
-  solver::DiagonalBlocks d;
-  d.block = 3 * op.n_atoms();
-  d.count = op.n();
-  d.blocks.resize(d.count * d.block * d.block);
-  d.scalars.resize(op.use_energy() ? op.n() : 0);
-  op.diagonal_blocks(d.blocks.data(), d.scalars.data());
-  return d;
-}
 
 class PyKernelOperator {
  public:
@@ -98,7 +85,7 @@ class PyKernelOperator {
   const KernelOperator& op() const { return *op_; }
 
   py::tuple diagonal_blocks() const {
-    const solver::DiagonalBlocks d = diagonal_of(*op_);
+    const solver::DiagonalBlocks d = solver::diagonal_of(*op_);
     Array blocks({d.count, d.block, d.block}), scalars(static_cast<py::ssize_t>(d.scalars.size()));
     std::copy(d.blocks.begin(), d.blocks.end(), blocks.mutable_data());
     std::copy(d.scalars.begin(), d.scalars.end(), scalars.mutable_data());
@@ -108,7 +95,8 @@ class PyKernelOperator {
   Array X() const {
     const std::int64_t n = op_->n(), D = op_->descriptor_size();
     Array out({n, D});
-    std::copy(op_->X().begin(), op_->X().end(), out.mutable_data());
+    const std::vector<double> X = op_->X();
+    std::copy(X.begin(), X.end(), out.mutable_data());
     return out;
   }
 
@@ -139,18 +127,21 @@ class PyNystrom {
     const solver::LogFn log_fn = python_log(log);
     py::gil_scoped_release release;
     solver::DiagonalBlocks d;
-    if (block_jacobi) d = diagonal_of(op.op());
+    if (block_jacobi) d = solver::diagonal_of(op.op());
     solver::NystromOptions options;
     options.diagonal = block_jacobi ? &d : nullptr;
     options.single_precision = single_precision;
     options.always_qr = always_qr;
-    p_ = std::make_unique<solver::NystromPreconditioner>(M_, lam, std::move(c), columns_of(op.op()), log_fn, options);
+    p_ = std::make_unique<solver::NystromPreconditioner>(solver::context_of(op.op().backend()), M_, lam, std::move(c),
+                                                         solver::columns_of(op.op()), log_fn, options);
+    require(op.op().backend().vectors().host_memory(), "NystromPreconditioner: the Python object needs a host-memory backend");
   }
   Array apply(const Array& v) const {
     require(v.ndim() == 1 && v.shape(0) == M_, "v must have shape (" + std::to_string(M_) + ",)");
     Array out(M_);
     double* o = out.mutable_data();
     py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(busy_);  // apply's workspace is the preconditioner's
     p_->apply(v.data(), o);
     return out;
   }
@@ -167,7 +158,7 @@ class PyNystrom {
   double jitter() const { return p_->jitter(); }
   bool used_qr() const { return p_->used_qr(); }
   Array W() const {
-    const solver::TallMatrix& W = p_->W();
+    const TallFactor& W = p_->W();
     Array out({W.rows(), W.cols()});
     W.copy_rows(0, W.rows(), out.mutable_data());
     return out;
@@ -176,6 +167,7 @@ class PyNystrom {
  private:
   std::int64_t M_;
   std::unique_ptr<solver::NystromPreconditioner> p_;
+  mutable std::mutex busy_;
 };
 
 // Solves (K + lam I) x = y by preconditioned CG; x0 is the start iterate. monitor(iteration, residual, x) may
@@ -191,10 +183,10 @@ py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Arra
   double* xp = x.mutable_data();
   solver::Monitor monitor_fn = nullptr;
   if (!monitor.is_none())
-    monitor_fn = [monitor, M](std::int64_t it, double rel, const double* xi) {
+    monitor_fn = [monitor, M](std::int64_t it, double rel, const solver::Iterate& xi) {
       py::gil_scoped_acquire acquire;
       Array copy(M);
-      std::copy(xi, xi + M, copy.mutable_data());
+      xi.to_host(copy.mutable_data());
       py::object keep = monitor(it, rel, copy);
       return keep.is_none() || keep.cast<bool>();
     };
@@ -210,9 +202,7 @@ py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Arra
   solver::IterativeResult result;
   {
     py::gil_scoped_release release;
-    result = solver::solve_iterative(
-        M, [&op](const double* v, double* out) { op.op().matvec(v, out); }, columns_of(op.op()),
-        [&op]() { return diagonal_of(op.op()); }, y.data(), xp, options, monitor_fn, log_fn, built_fn);
+    result = solver::solve_iterative(op.op(), y.data(), xp, options, monitor_fn, log_fn, built_fn);
   }
   py::dict info;
   info["converged"] = result.converged;

@@ -1,24 +1,8 @@
 #include "fastgdml/solver/cg.hpp"
 
 #include <cmath>
-#include <vector>
 
 namespace fastgdml::solver {
-namespace {
-
-double dot(std::int64_t M, const double* a, const double* b) {
-  double s = 0.0;
-#pragma omp parallel for reduction(+ : s) schedule(static) if (M > 65536)
-  for (std::int64_t i = 0; i < M; ++i) s += a[i] * b[i];
-  return s;
-}
-
-void true_residual(std::int64_t M, const LinearMap& A, const double* y, const double* x, double* r) {
-  A(x, r);
-  for (std::int64_t i = 0; i < M; ++i) r[i] = y[i] - r[i];
-}
-
-}  // namespace
 
 std::string to_string(CgStatus status) {
   switch (status) {
@@ -30,20 +14,27 @@ std::string to_string(CgStatus status) {
   return "unknown";
 }
 
-CgOutcome preconditioned_cg(std::int64_t M, const LinearMap& A, const LinearMap& P, const double* y, double* x,
-                            const CgOptions& options, const Monitor& monitor, std::int64_t iteration_offset) {
-  std::vector<double> r(M), z(M), p(M), q(M);
-  const double y_norm = std::sqrt(dot(M, y, y));
+CgOutcome preconditioned_cg(const SolverContext& ctx, std::int64_t M, const LinearMap& A, const LinearMap& P,
+                            const double* y, double* x, const CgOptions& options, const Monitor& monitor,
+                            std::int64_t iteration_offset) {
+  const VectorSpace& vs = ctx.vectors;
+  Buffer r = vs.allocate(M), z = vs.allocate(M), p = vs.allocate(M), q = vs.allocate(M);
+  const auto norm = [&](const double* v) { return std::sqrt(ctx.dot(M, v, v)); };
+  const auto true_residual = [&]() {  // r = y - A x
+    A(x, r.get());
+    vs.xpay(M, y, -1.0, r.get());
+  };
+  const double y_norm = norm(y);
   if (y_norm == 0.0) {
-    std::fill(x, x + M, 0.0);
+    vs.fill(M, 0.0, x);
     return {CgStatus::kConverged, 0, 0.0};
   }
-  true_residual(M, A, y, x, r.data());
-  double rel = std::sqrt(dot(M, r.data(), r.data())) / y_norm;
+  true_residual();
+  double rel = norm(r.get()) / y_norm;
   if (rel <= options.tol) return {CgStatus::kConverged, 0, rel};
-  P(r.data(), z.data());
-  p = z;
-  double rz = dot(M, r.data(), z.data());
+  P(r.get(), z.get());
+  vs.copy(M, z.get(), p.get());
+  double rz = ctx.dot(M, r.get(), z.get());
   // Stall: no new best residual (by 10%) for stall_window iterations. CG residuals are not monotone and often
   // plateau before converging fast, so a fixed-rate test would restart runs that are about to converge.
   double mark = rel;
@@ -51,34 +42,34 @@ CgOutcome preconditioned_cg(std::int64_t M, const LinearMap& A, const LinearMap&
   // Past its attainable accuracy (~ eps cond(A)) CG wanders; a stalled solve returns the iterate with the
   // smallest residual. (Elsewhere the last iterate is kept: the residual is not monotone in CG, the A-norm
   // error is, so early on the smallest residual does not mark the best iterate.)
-  std::vector<double> best(x, x + M);
+  Buffer best = vs.allocate(M);
+  vs.copy(M, x, best.get());
   double best_rel = rel;
+  const Iterate iterate{&vs, x, M};
   auto finish = [&](CgStatus status, std::int64_t it) {
     if (status == CgStatus::kStalled && best_rel < rel) {
-      std::copy(best.begin(), best.end(), x);
-      true_residual(M, A, y, x, r.data());
-      rel = std::sqrt(dot(M, r.data(), r.data())) / y_norm;
+      vs.copy(M, best.get(), x);
+      true_residual();
+      rel = norm(r.get()) / y_norm;
     }
     return CgOutcome{status, it, rel};
   };
   for (std::int64_t it = 1;; ++it) {
-    A(p.data(), q.data());
-    const double step = rz / dot(M, p.data(), q.data());
-    for (std::int64_t i = 0; i < M; ++i) {
-      x[i] += step * p[i];
-      r[i] -= step * q[i];
-    }
-    if (it % options.refresh_every == 0) true_residual(M, A, y, x, r.data());
-    rel = std::sqrt(dot(M, r.data(), r.data())) / y_norm;
+    A(p.get(), q.get());
+    const double step = rz / ctx.dot(M, p.get(), q.get());
+    vs.axpy(M, step, p.get(), x);
+    vs.axpy(M, -step, q.get(), r.get());
+    if (it % options.refresh_every == 0) true_residual();
+    rel = norm(r.get()) / y_norm;
     if (rel <= options.tol && it % options.refresh_every != 0) {  // confirm with the true residual
-      true_residual(M, A, y, x, r.data());
-      rel = std::sqrt(dot(M, r.data(), r.data())) / y_norm;
+      true_residual();
+      rel = norm(r.get()) / y_norm;
     }
-    const bool keep_going = !monitor || monitor(iteration_offset + it, rel, x);
+    const bool keep_going = !monitor || monitor(iteration_offset + it, rel, iterate);
     if (rel <= options.tol) return {CgStatus::kConverged, it, rel};
     if (rel < best_rel) {
       best_rel = rel;
-      std::copy(x, x + M, best.begin());
+      vs.copy(M, x, best.get());
     }
     if (!keep_going) return finish(CgStatus::kInterrupted, it);
     if (options.max_iterations > 0 && iteration_offset + it >= options.max_iterations)
@@ -89,11 +80,11 @@ CgOutcome preconditioned_cg(std::int64_t M, const LinearMap& A, const LinearMap&
     } else if (it - mark_iteration >= options.stall_window) {
       return finish(CgStatus::kStalled, it);
     }
-    P(r.data(), z.data());
-    const double rz_new = dot(M, r.data(), z.data());
+    P(r.get(), z.get());
+    const double rz_new = ctx.dot(M, r.get(), z.get());
     const double beta = rz_new / rz;
     rz = rz_new;
-    for (std::int64_t i = 0; i < M; ++i) p[i] = z[i] + beta * p[i];
+    vs.xpay(M, z.get(), beta, p.get());
   }
 }
 

@@ -7,14 +7,14 @@
 
 namespace fastgdml::solver {
 
-IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const ColumnsFn& columns,
-                                const DiagonalFn& diagonal, const double* y, double* x,
+IterativeResult solve_iterative(const SolverContext& ctx, std::int64_t M, const LinearMap& K_apply,
+                                const ColumnsFn& columns, const DiagonalFn& diagonal, const double* y, double* x,
                                 const IterativeOptions& options, const Monitor& monitor, const LogFn& log,
                                 const PreconditionerFn& on_preconditioner) {
   const double lambda = options.lambda;
   const LinearMap A = [&](const double* v, double* out) {
     K_apply(v, out);
-    for (std::int64_t i = 0; i < M; ++i) out[i] += lambda * v[i];
+    ctx.vectors.axpy(M, lambda, v, out);
   };
   // A resume continues with the checkpoint's columns, which may be more than options.inducing after growth.
   std::int64_t k = std::min(std::max<std::int64_t>(options.inducing, options.columns.size()), M);
@@ -31,7 +31,7 @@ IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const 
       if (log) log("leverage scores from " + std::to_string(k0) + " uniformly sampled columns");
       NystromOptions plain;
       plain.single_precision = options.single_precision;
-      scores = NystromPreconditioner(M, lambda, sample_uniform(M, k0, options.seed), columns, log, plain)
+      scores = NystromPreconditioner(ctx, M, lambda, sample_uniform(M, k0, options.seed), columns, log, plain)
                    .leverage_scores();
     }
     return sample_by_scores(scores, count, seed);
@@ -51,10 +51,10 @@ IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const 
     NystromOptions nystrom;
     nystrom.diagonal = options.block_jacobi ? &blocks : nullptr;
     nystrom.single_precision = options.single_precision;
-    P = std::make_unique<NystromPreconditioner>(M, lambda, std::move(cols), columns, log, nystrom);
+    P = std::make_unique<NystromPreconditioner>(ctx, M, lambda, std::move(cols), columns, log, nystrom);
     if (on_preconditioner) on_preconditioner(P->columns());
   };
-  const LinearMap identity = [&](const double* v, double* out) { std::copy(v, v + M, out); };
+  const LinearMap identity = [&](const double* v, double* out) { ctx.vectors.copy(M, v, out); };
   const LinearMap precondition = [&](const double* v, double* out) { P->apply(v, out); };
 
   if (k > 0) build(options.columns.empty() ? sample(k, options.seed) : options.columns);
@@ -69,7 +69,7 @@ IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const 
   IterativeResult result;
   std::int64_t done = options.iteration_offset;
   for (;;) {
-    const CgOutcome out = preconditioned_cg(M, A, P ? precondition : identity, y, x, cg, monitor, done);
+    const CgOutcome out = preconditioned_cg(ctx, M, A, P ? precondition : identity, y, x, cg, monitor, done);
     done += out.iterations;
     result.status = to_string(out.status);
     result.relative_residual = out.relative_residual;
@@ -88,6 +88,35 @@ IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const 
   result.converged = result.status == "converged";
   result.iterations = done;
   if (P) result.columns = P->columns();
+  return result;
+}
+
+ColumnsFn columns_of(const KernelOperator& K) {
+  return [&K](const std::vector<std::int64_t>& cols, double* out) { K.backend().kernel_columns(K.state(), cols, out); };
+}
+
+DiagonalBlocks diagonal_of(const KernelOperator& K) {
+  DiagonalBlocks d;
+  d.block = 3 * K.n_atoms();
+  d.count = K.n();
+  d.blocks.resize(d.count * d.block * d.block);
+  d.scalars.resize(K.use_energy() ? K.n() : 0);
+  K.diagonal_blocks(d.blocks.data(), d.scalars.data());
+  return d;
+}
+
+IterativeResult solve_iterative(const KernelOperator& K, const double* y, double* x, const IterativeOptions& options,
+                                const Monitor& monitor, const LogFn& log, const PreconditionerFn& on_preconditioner,
+                                const Communicator& comm) {
+  const SolverContext ctx = context_of(K.backend(), comm);
+  const std::int64_t M = K.size();
+  Buffer y_dev = ctx.vectors.allocate(M), x_dev = ctx.vectors.allocate(M);
+  ctx.vectors.from_host(M, y, y_dev.get());
+  ctx.vectors.from_host(M, x, x_dev.get());
+  const LinearMap K_apply = [&K](const double* v, double* out) { K.backend().kernel_matvec(K.state(), v, out); };
+  IterativeResult result = solve_iterative(ctx, M, K_apply, columns_of(K), [&K]() { return diagonal_of(K); },
+                                           y_dev.get(), x_dev.get(), options, monitor, log, on_preconditioner);
+  ctx.vectors.to_host(M, x_dev.get(), x);
   return result;
 }
 

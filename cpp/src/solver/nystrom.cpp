@@ -10,14 +10,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "fastgdml/linalg.hpp"
 
 namespace fastgdml::solver {
 namespace {
 
-using linalg::Op;
-
-constexpr std::int64_t kRowBlock = 4096;  // rows of W per streamed QR block (dtpqrt ran ~1.7x faster than at 2048)
+constexpr std::int64_t kRowBlock = 4096;  // rows of W per block of the leverage scores
 
 // Largest estimated rounding error of the formed I + W^T W (whose eigenvalues are >= 1) for which its Cholesky
 // factor is used instead of the QR's. The estimate eps sqrt(M) trace(W^T W) is the statistical size of the
@@ -36,28 +33,34 @@ std::string format(double v) {
 
 }  // namespace
 
-NystromPreconditioner::NystromPreconditioner(std::int64_t M, double lambda, std::vector<std::int64_t> cols,
-                                             const ColumnsFn& columns, const LogFn& log,
-                                             const NystromOptions& options)
-    : M_(M), k_(static_cast<std::int64_t>(cols.size())), lambda_(lambda), cols_(std::move(cols)) {
+NystromPreconditioner::NystromPreconditioner(const SolverContext& ctx, std::int64_t M, double lambda,
+                                             std::vector<std::int64_t> cols, const ColumnsFn& columns,
+                                             const LogFn& log, const NystromOptions& options)
+    : ctx_(ctx), M_(M), k_(static_cast<std::int64_t>(cols.size())), lambda_(lambda), cols_(std::move(cols)) {
   if (k_ < 1) throw std::invalid_argument("a Nyström preconditioner needs at least one inducing column");
   if (!(lambda > 0.0)) throw std::invalid_argument("the Nyström preconditioner needs lambda > 0");
+  const VectorSpace& vs = ctx_.vectors;
+  const DenseAlgebra& la = ctx_.algebra;
   const std::int64_t k = k_;
   const auto start = std::chrono::steady_clock::now();
-  W_ = TallMatrix(M, k);
-  double* W = W_.doubles();
+  W_ = la.tall_factor(M, k);
+  double* W = W_->doubles();
   columns(cols_, W);
+  t_ = vs.allocate(k);
   const double t_columns = seconds_since(start);
 
-  // L_CC = chol(K_CC + jitter I), column-major; K_CC are the rows cols of K[:, C] (symmetric).
-  std::vector<double> L(k * k);
-  double max_diag = 0.0;
-  for (std::int64_t a = 0; a < k; ++a) max_diag = std::max(max_diag, W[cols_[a] * k + a]);
+  // L_CC = chol(K_CC + jitter I), column-major; K_CC are the rows cols of K[:, C] (symmetric). Row-sharded, each
+  // rank holds some of those rows: the sum over ranks of the zero-padded gathers is K_CC.
+  Buffer K_CC = vs.allocate(k * k), L = vs.allocate(k * k);
+  la.gather_rows(k, W, cols_.data(), k, K_CC.get());
+  allreduce(K_CC.get(), k * k);
+  std::vector<double> diagonal(k);
+  la.diagonal_to_host(k, K_CC.get(), diagonal.data());
+  const double max_diag = *std::max_element(diagonal.begin(), diagonal.end());
   for (;;) {
-    for (std::int64_t a = 0; a < k; ++a)
-      for (std::int64_t b = 0; b < k; ++b) L[b * k + a] = W[cols_[a] * k + b];
-    for (std::int64_t a = 0; a < k; ++a) L[a * k + a] += jitter_;
-    const int info = linalg::cholesky_lower_colmajor(k, L.data());
+    vs.copy(k * k, K_CC.get(), L.get());
+    la.add_to_diagonal(k, jitter_, L.get());
+    const int info = la.potrf_lower(k, L.get());
     if (info == 0) break;
     const double next = jitter_ == 0.0 ? std::numeric_limits<double>::epsilon() * max_diag : jitter_ * 10.0;
     if (next > 1e-2 * max_diag)
@@ -70,134 +73,141 @@ NystromPreconditioner::NystromPreconditioner(std::int64_t M, double lambda, std:
           format(next) + " (max diagonal " + format(max_diag) + ")");
     jitter_ = next;
   }
-  linalg::trsm_right(true, Op::kTrans, M, k, L.data(), W, k);  // Kbar = K[:, C] L_CC^-T
+  K_CC.reset();
+  la.trsm_right(true, Op::kTrans, M, k, L.get(), W, k);  // Kbar = K[:, C] L_CC^-T
+  L.reset();
 
   if (options.diagonal == nullptr) {
-    const double s = 1.0 / std::sqrt(lambda);  // W = Kbar / sqrt(lambda)
-    for (std::int64_t i = 0; i < M * k; ++i) W[i] *= s;
+    vs.scale(M * k, 1.0 / std::sqrt(lambda), W);  // W = Kbar / sqrt(lambda)
   } else {
     apply_block_jacobi(*options.diagonal, log);
   }
-  if (options.single_precision) W_.round_to_single();  // R must belong to the W that is stored
+  if (options.single_precision) W_->round_to_single();  // R must belong to the W that is stored
   factor_inner(options.always_qr, log);
-  if (options.single_precision) W_.narrow();
+  if (options.single_precision) W_->narrow();
   if (log)
     log("preconditioner: " + std::to_string(k) + " columns in " + format(t_columns) + " s, factor in " +
         format(seconds_since(start) - t_columns) + " s (" + (used_qr_ ? "streamed QR" : "Cholesky of I + W^T W") +
-        ", W in " + (W_.single() ? "float" : "double") + ", " + format(W_.bytes() / 1073741824.0) + " GiB)");
+        ", W in " + (W_->single() ? "float" : "double") + ", " + format(W_->bytes() / 1073741824.0) + " GiB)");
+}
+
+void NystromPreconditioner::allreduce(double* x, std::int64_t count) const {
+  if (ctx_.comm.size() == 1) return;
+  std::vector<double> host(count);
+  ctx_.vectors.to_host(count, x, host.data());
+  ctx_.comm.allreduce_sum(host.data(), count);
+  ctx_.vectors.from_host(count, host.data(), x);
 }
 
 void NystromPreconditioner::apply_block_jacobi(const DiagonalBlocks& diagonal, const LogFn& log) {
   // D_i = K_ii - Kbar_i Kbar_i^T + lambda I (PSD in exact arithmetic), L_i = chol(D_i), W_i = L_i^-1 Kbar_i.
+  const VectorSpace& vs = ctx_.vectors;
+  const DenseAlgebra& la = ctx_.algebra;
   const std::int64_t k = k_, b = diagonal.block;
-  double* W = W_.doubles();
+  double* W = W_->doubles();
   block_ = b;
   blocks_ = diagonal.count;
-  L_.resize(blocks_ * b * b);
-  std::vector<double> Di(b * b);
+  L_ = vs.allocate(std::max<std::int64_t>(blocks_ * b * b, 1));
+  Buffer Di = vs.allocate(b * b);
+  std::vector<double> Di_diagonal(b);
   for (std::int64_t i = 0; i < blocks_; ++i) {
     double* Wi = W + i * b * k;
-    std::copy(diagonal.blocks.begin() + i * b * b, diagonal.blocks.begin() + (i + 1) * b * b, Di.begin());
-    linalg::gemm(Op::kNoTrans, Op::kTrans, b, b, k, -1.0, Wi, k, Wi, k, 1.0, Di.data(), b);
+    double* Li = L_.get() + i * b * b;
+    vs.from_host(b * b, diagonal.blocks.data() + i * b * b, Di.get());
+    la.gemm(Op::kNoTrans, Op::kTrans, b, b, k, -1.0, Wi, k, Wi, k, 1.0, Di.get(), b);
     double block_jitter = 0.0;
     for (;;) {
-      double* Li = L_.data() + i * b * b;
-      std::copy(Di.begin(), Di.end(), Li);  // symmetric: row- and column-major agree
-      for (std::int64_t a = 0; a < b; ++a) Li[a * b + a] += lambda_ + block_jitter;
-      if (linalg::cholesky_lower_colmajor(b, Li) == 0) break;
+      vs.copy(b * b, Di.get(), Li);  // symmetric: row- and column-major agree
+      la.add_to_diagonal(b, lambda_ + block_jitter, Li);
+      if (la.potrf_lower(b, Li) == 0) break;
+      la.diagonal_to_host(b, Di.get(), Di_diagonal.data());
       double scale = 0.0;
-      for (std::int64_t a = 0; a < b; ++a) scale = std::max(scale, std::abs(Di[a * b + a]));
+      for (double d : Di_diagonal) scale = std::max(scale, std::abs(d));
       block_jitter = block_jitter == 0.0 ? std::numeric_limits<double>::epsilon() * scale : 10.0 * block_jitter;
       if (log)
         log("diagonal block " + std::to_string(i) + " of the block-Jacobi part is not positive definite; adding "
             "jitter " + format(block_jitter));
     }
-    linalg::trsm_left(true, Op::kNoTrans, b, k, L_.data() + i * b * b, Wi, k);
+    la.trsm_left(true, Op::kNoTrans, b, k, Li, Wi, k);
   }
-  const std::int64_t rest = M_ - blocks_ * b;
-  L_scalar_.resize(rest);
-  for (std::int64_t e = 0; e < rest; ++e) {
-    double* We = W + (blocks_ * b + e) * k;
-    double residual = diagonal.scalars[e];
-    for (std::int64_t c = 0; c < k; ++c) residual -= We[c] * We[c];
-    L_scalar_[e] = std::sqrt(std::max(residual, 0.0) + lambda_);
-    for (std::int64_t c = 0; c < k; ++c) We[c] /= L_scalar_[e];
-  }
+  // The remaining single entries (energy rows): D_e = K_ee - |Kbar_e|^2 + lambda, W_e = Kbar_e / sqrt(D_e).
+  scalars_ = M_ - blocks_ * b;
+  if (scalars_ == 0) return;
+  double* rest = W + blocks_ * b * k;
+  Buffer norms = vs.allocate(scalars_);
+  la.row_squared_norms(scalars_, k, rest, norms.get());
+  std::vector<double> inv(scalars_);
+  vs.to_host(scalars_, norms.get(), inv.data());
+  for (std::int64_t e = 0; e < scalars_; ++e)
+    inv[e] = 1.0 / std::sqrt(std::max(diagonal.scalars[e] - inv[e], 0.0) + lambda_);
+  L_scalar_inv_ = vs.allocate(scalars_);
+  vs.from_host(scalars_, inv.data(), L_scalar_inv_.get());
+  for (std::int64_t e = 0; e < scalars_; ++e) vs.scale(k, inv[e], rest + e * k);
 }
 
 void NystromPreconditioner::factor_inner(bool always_qr, const LogFn& log) {
+  const DenseAlgebra& la = ctx_.algebra;
   const std::int64_t M = M_, k = k_;
-  const double* W = W_.doubles();
-  if (always_qr) {
-    streamed_qr();
-    return;
+  const double* W = W_->doubles();
+  R_ = ctx_.vectors.allocate(k * k);
+  if (!always_qr) {
+    la.syrk_upper(M, k, W, 0.0, R_.get());  // W^T W, upper triangle
+    allreduce(R_.get(), k * k);
+    std::vector<double> diagonal(k);
+    la.diagonal_to_host(k, R_.get(), diagonal.data());
+    double trace = 0.0;
+    for (double d : diagonal) trace += d;
+    la.add_to_diagonal(k, 1.0, R_.get());
+    const double gram_error = std::numeric_limits<double>::epsilon() * std::sqrt(double(M)) * trace;
+    if (gram_error < kMaxGramError && la.potrf_upper(k, R_.get()) == 0) return;
+    if (log)
+      log("preconditioner: I + W^T W too ill-conditioned for Cholesky (rounding error estimate " +
+          format(gram_error) + "); using the streamed QR of [W; I]");
   }
-  R_.assign(k * k, 0.0);
-  linalg::gram_upper(M, k, W, 0.0, R_.data());  // W^T W, upper triangle
-  double trace = 0.0;
-  for (std::int64_t a = 0; a < k; ++a) {
-    trace += R_[a * k + a];
-    R_[a * k + a] += 1.0;
-  }
-  const double gram_error = std::numeric_limits<double>::epsilon() * std::sqrt(double(M)) * trace;
-  if (gram_error < kMaxGramError && linalg::cholesky_upper_colmajor(k, R_.data()) == 0) return;
-  if (log)
-    log("preconditioner: I + W^T W too ill-conditioned for Cholesky (rounding error estimate " + format(gram_error) +
-        "); using the streamed QR of [W; I]");
-  streamed_qr();
-}
-
-void NystromPreconditioner::streamed_qr() {
-  // R of [W; I], streamed: start from R = I, append row blocks of W.
-  const std::int64_t M = M_, k = k_;
-  const double* W = W_.doubles();
+  // Row-sharded, the QR needs a reduction of the ranks' R factors (TSQR); the MPI issue adds it.
+  if (ctx_.comm.size() > 1) throw std::runtime_error("the streamed QR of the Nyström factor is not sharded yet");
   used_qr_ = true;
-  R_.assign(k * k, 0.0);
-  for (std::int64_t a = 0; a < k; ++a) R_[a * k + a] = 1.0;
-  std::vector<double> block(std::min(kRowBlock, M) * k);
-  for (std::int64_t r0 = 0; r0 < M; r0 += kRowBlock) {
-    const std::int64_t rows = std::min(kRowBlock, M - r0);
-    for (std::int64_t r = 0; r < rows; ++r)  // row-major rows -> column-major (rows x k)
-      for (std::int64_t c = 0; c < k; ++c) block[c * rows + r] = W[(r0 + r) * k + c];
-    linalg::qr_append_rows(k, R_.data(), rows, block.data());
-  }
+  la.qr_r_of_stacked_identity(M, k, W, R_.get());
 }
 
 void NystromPreconditioner::solve_L(double* x, bool transposed) const {
-  if (L_.empty()) {
-    const double s = 1.0 / std::sqrt(lambda_);
-    for (std::int64_t i = 0; i < M_; ++i) x[i] *= s;
+  const VectorSpace& vs = ctx_.vectors;
+  if (!L_) {
+    vs.scale(M_, 1.0 / std::sqrt(lambda_), x);
     return;
   }
   const Op op = transposed ? Op::kTrans : Op::kNoTrans;
-  for (std::int64_t i = 0; i < blocks_; ++i) linalg::trsv(true, op, block_, L_.data() + i * block_ * block_, x + i * block_);
-  for (std::size_t e = 0; e < L_scalar_.size(); ++e) x[blocks_ * block_ + e] /= L_scalar_[e];
+  for (std::int64_t i = 0; i < blocks_; ++i)
+    ctx_.algebra.trsv(true, op, block_, L_.get() + i * block_ * block_, x + i * block_);
+  if (scalars_ > 0) vs.multiply(scalars_, L_scalar_inv_.get(), x + blocks_ * block_);
 }
 
 void NystromPreconditioner::apply(const double* v, double* out) const {
-  std::vector<double> t(k_);
-  std::copy(v, v + M_, out);
-  solve_L(out, false);                                                          // a = L^-1 v
-  W_.multiply_transposed(out, t.data());                                        // W^T a
-  linalg::trsv(false, Op::kTrans, k_, R_.data(), t.data());                    // R^-T
-  linalg::trsv(false, Op::kNoTrans, k_, R_.data(), t.data());                  // R^-1
-  W_.subtract_product(t.data(), out);                                           // a - W t
-  solve_L(out, true);                                                           // L^-T
+  const DenseAlgebra& la = ctx_.algebra;
+  double* t = t_.get();
+  ctx_.vectors.copy(M_, v, out);
+  solve_L(out, false);                                // a = L^-1 v
+  W_->multiply_transposed(out, t);                    // W^T a
+  allreduce(t, k_);
+  la.trsv(false, Op::kTrans, k_, R_.get(), t);        // R^-T
+  la.trsv(false, Op::kNoTrans, k_, R_.get(), t);      // R^-1
+  W_->subtract_product(t, out);                       // a - W t
+  solve_L(out, true);                                 // L^-T
 }
 
 std::vector<double> NystromPreconditioner::leverage_scores() const {
-  std::vector<double> scores(M_), block(std::min(kRowBlock, M_) * k_);
+  const VectorSpace& vs = ctx_.vectors;
+  const DenseAlgebra& la = ctx_.algebra;
+  Buffer scores = vs.allocate(M_), block = vs.allocate(std::min(kRowBlock, M_) * k_);
   for (std::int64_t r0 = 0; r0 < M_; r0 += kRowBlock) {
     const std::int64_t rows = std::min(kRowBlock, M_ - r0);
-    W_.copy_rows(r0, rows, block.data());
-    linalg::trsm_right(false, Op::kNoTrans, rows, k_, R_.data(), block.data(), k_);  // W R^-1
-    for (std::int64_t r = 0; r < rows; ++r) {
-      double s = 0.0;
-      for (std::int64_t c = 0; c < k_; ++c) s += block[r * k_ + c] * block[r * k_ + c];
-      scores[r0 + r] = s;
-    }
+    W_->copy_rows(r0, rows, block.get());
+    la.trsm_right(false, Op::kNoTrans, rows, k_, R_.get(), block.get(), k_);  // W R^-1
+    la.row_squared_norms(rows, k_, block.get(), scores.get() + r0);
   }
-  return scores;
+  std::vector<double> host(M_);
+  vs.to_host(M_, scores.get(), host.data());
+  return host;
 }
 
 std::vector<std::int64_t> sample_uniform(std::int64_t M, std::int64_t k, std::uint64_t seed) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "fastgdml/kernel_operator.hpp"
 #include "fastgdml/solver/cg.hpp"
 #include "fastgdml/solver/nystrom.hpp"
 
@@ -33,7 +34,7 @@ struct IterativeOptions {
   std::vector<std::int64_t> columns;     // start from these inducing columns (resume) instead of sampling
   std::int64_t iteration_offset = 0;     // iterations already done (resume)
   bool block_jacobi = false;             // add blockdiag(K - K~) to the Nyström preconditioner
-  bool single_precision = true;          // store the Nyström factor W in float (see tall_matrix.hpp)
+  bool single_precision = true;          // store the Nyström factor W in float (see compute/dense_algebra.hpp)
 };
 
 // K's diagonal blocks for the block-Jacobi correction (called once, when options.block_jacobi).
@@ -52,11 +53,23 @@ struct IterativeResult {
 // must store so that a resume rebuilds the preconditioner in use.
 using PreconditionerFn = std::function<void(const std::vector<std::int64_t>& columns)>;
 
-// x: start iterate on entry (zeros for a fresh solve), solution on exit. K_apply computes K v (without lambda).
-// A resume passes options.columns (the checkpoint's) and continues growing k from their count.
-IterativeResult solve_iterative(std::int64_t M, const LinearMap& K_apply, const ColumnsFn& columns,
-                                const DiagonalFn& diagonal, const double* y, double* x,
+// x: start iterate on entry (zeros for a fresh solve), solution on exit; y and x in backend memory (this rank's
+// rows). K_apply computes K v (without lambda) on backend memory. A resume passes options.columns (the
+// checkpoint's) and continues growing k from their count.
+IterativeResult solve_iterative(const SolverContext& ctx, std::int64_t M, const LinearMap& K_apply,
+                                const ColumnsFn& columns, const DiagonalFn& diagonal, const double* y, double* x,
                                 const IterativeOptions& options, const Monitor& monitor, const LogFn& log,
                                 const PreconditionerFn& on_preconditioner = nullptr);
+
+// The training entry that Python, the C ABI and the C++ benchmarks call: the same solve on K's backend, with
+// y and x as host arrays (K.size() each; x holds the start iterate) staged into the backend's memory.
+IterativeResult solve_iterative(const KernelOperator& K, const double* y, double* x, const IterativeOptions& options,
+                                const Monitor& monitor, const LogFn& log,
+                                const PreconditionerFn& on_preconditioner = nullptr,
+                                const Communicator& comm = serial_communicator());
+
+// K's columns and diagonal blocks as the solvers take them (backend memory / host blocks).
+ColumnsFn columns_of(const KernelOperator& K);
+DiagonalBlocks diagonal_of(const KernelOperator& K);
 
 }  // namespace fastgdml::solver

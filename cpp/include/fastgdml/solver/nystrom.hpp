@@ -16,7 +16,9 @@
 // else the R factor of [W; I] from a streamed LAPACK dtpqrt (2 M k^2 flops at a third of the rate; Q never
 // stored).
 //
-// W is stored in float by default (TallMatrix): the CG's two products with it are memory-bound.
+// W is stored in float by default (TallFactor): the CG's two products with it are memory-bound.
+// Everything (W, R, the block factors) lives in the backend's memory and is computed with its DenseAlgebra;
+// the reductions a row-sharded W needs (K_CC, W^T W, W^T a, the scores) go through the context's communicator.
 // jitter escalates from 0 with a logged warning when K_CC (or a block of D) is numerically singular; never a
 // process exit.
 //
@@ -26,18 +28,19 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "fastgdml/solver/tall_matrix.hpp"
+#include "fastgdml/solver/context.hpp"
 
 namespace fastgdml::solver {
 
-// Fills out (M x cols.size(), row-major) with K[:, cols]; cols strictly increasing.
+// Fills out (M x cols.size(), row-major, backend memory) with K[:, cols]; cols strictly increasing.
 using ColumnsFn = std::function<void(const std::vector<std::int64_t>& cols, double* out)>;
 using LogFn = std::function<void(const std::string& message)>;
 
-// Diagonal of K in blocks: `count` blocks of size `block` (rows [0, count*block)), then single entries.
+// Diagonal of K in blocks (host): `count` blocks of size `block` (rows [0, count*block)), then single entries.
 struct DiagonalBlocks {
   std::int64_t block = 0;
   std::int64_t count = 0;
@@ -53,32 +56,36 @@ struct NystromOptions {
 
 class NystromPreconditioner {
  public:
-  NystromPreconditioner(std::int64_t M, double lambda, std::vector<std::int64_t> cols, const ColumnsFn& columns,
-                        const LogFn& log = nullptr, const NystromOptions& options = {});
+  NystromPreconditioner(const SolverContext& ctx, std::int64_t M, double lambda, std::vector<std::int64_t> cols,
+                        const ColumnsFn& columns, const LogFn& log = nullptr, const NystromOptions& options = {});
 
-  void apply(const double* v, double* out) const;  // out = P^-1 v
-  std::vector<double> leverage_scores() const;     // |rows of W R^-1|^2 (ridge leverage scores without blocks)
+  // out = P^-1 v (backend memory). Uses a workspace of the preconditioner: not for concurrent calls.
+  void apply(const double* v, double* out) const;
+  std::vector<double> leverage_scores() const;     // host: |rows of W R^-1|^2 (ridge leverage scores without blocks)
   const std::vector<std::int64_t>& columns() const { return cols_; }
   std::int64_t rank() const { return k_; }
   double jitter() const { return jitter_; }
   bool used_qr() const { return used_qr_; }  // R from the streamed QR (Gram error estimate too large)
-  const TallMatrix& W() const { return W_; }
+  const TallFactor& W() const { return *W_; }
 
  private:
   void solve_L(double* x, bool transposed) const;  // x <- L^-1 x or L^-T x
   void apply_block_jacobi(const DiagonalBlocks& diagonal, const LogFn& log);  // W <- L^-1 Kbar
   void factor_inner(bool always_qr, const LogFn& log);                         // R^T R = I + W^T W
-  void streamed_qr();                                                          // R of [W; I]
+  void allreduce(double* x, std::int64_t count) const;                         // sum over ranks (backend memory)
 
+  SolverContext ctx_;
   std::int64_t M_, k_;
   double lambda_, jitter_ = 0.0;
   bool used_qr_ = false;
   std::vector<std::int64_t> cols_;
-  TallMatrix W_;                 // M x k, row-major
-  std::vector<double> R_;        // k x k upper triangular, column-major
+  std::unique_ptr<TallFactor> W_;  // M x k, row-major
+  Buffer R_;                       // k x k upper triangular, column-major
   std::int64_t block_ = 0, blocks_ = 0;
-  std::vector<double> L_;        // blocks_ x block_ x block_ lower Cholesky factors (column-major), if any
-  std::vector<double> L_scalar_; // sqrt of the remaining diagonal entries of D, if blocks are used
+  Buffer L_;                       // blocks_ x block_ x block_ lower Cholesky factors (column-major), if any
+  Buffer L_scalar_inv_;            // 1 / sqrt of the remaining diagonal entries of D, if blocks are used
+  std::int64_t scalars_ = 0;
+  Buffer t_;                       // k: apply's workspace
 };
 
 // k distinct indices in [0, M), uniformly (sorted).

@@ -1,5 +1,5 @@
-// A tall row-major matrix (rows x cols) for the Nyström factor W, stored in double while it is built and
-// optionally narrowed to float afterwards.
+// The CPU backend's TallFactor (compute/dense_algebra.hpp): a tall row-major matrix (rows x cols) for the Nyström
+// factor W in host memory, stored in double while it is built and optionally narrowed to float afterwards.
 //
 // Why float: each CG iteration reads W twice (W^T a, then W t) and those two products are memory-bound, so
 // float storage halves the preconditioner's time per iteration and its memory. The products accumulate in
@@ -13,13 +13,15 @@
 #include <cstdlib>
 #include <utility>
 
-namespace fastgdml::solver {
+#include "fastgdml/compute/dense_algebra.hpp"
 
-class TallMatrix {
+namespace fastgdml::cpu {
+
+class TallMatrix final : public TallFactor {
  public:
   TallMatrix() = default;
   TallMatrix(std::int64_t rows, std::int64_t cols);  // double storage, zeroed
-  ~TallMatrix() { std::free(data_); }
+  ~TallMatrix() override { std::free(data_); }
   TallMatrix(const TallMatrix&) = delete;
   TallMatrix& operator=(const TallMatrix&) = delete;
   TallMatrix(TallMatrix&& o) noexcept { *this = std::move(o); }
@@ -31,22 +33,22 @@ class TallMatrix {
     return *this;
   }
 
-  std::int64_t rows() const { return rows_; }
-  std::int64_t cols() const { return cols_; }
-  bool single() const { return single_; }
-  std::int64_t bytes() const { return rows_ * cols_ * (single_ ? 4 : 8); }
+  std::int64_t rows() const override { return rows_; }
+  std::int64_t cols() const override { return cols_; }
+  bool single() const override { return single_; }
+  std::int64_t bytes() const override { return rows_ * cols_ * (single_ ? 4 : 8); }
 
-  double* doubles();  // only before narrow()
-  const double* doubles() const;
+  double* doubles() override;  // only before narrow()
+  const double* doubles() const override;
 
-  void round_to_single();  // entries <- float(entry), still stored as double
-  void narrow();           // float storage, in place (the buffer shrinks to half)
+  void round_to_single() override;  // entries <- float(entry), still stored as double
+  void narrow() override;           // float storage, in place (the buffer shrinks to half)
 
   // t = W^T a (a: rows, t: cols) and out -= W s (s: cols, out: rows); double accumulation, OpenMP.
-  void multiply_transposed(const double* a, double* t) const;
-  void subtract_product(const double* s, double* out) const;
+  void multiply_transposed(const double* a, double* t) const override;
+  void subtract_product(const double* s, double* out) const override;
   // Rows [r0, r0 + count) as doubles into dst (count x cols, row-major).
-  void copy_rows(std::int64_t r0, std::int64_t count, double* dst) const;
+  void copy_rows(std::int64_t r0, std::int64_t count, double* dst) const override;
 
  private:
   std::int64_t rows_ = 0, cols_ = 0;
@@ -54,4 +56,4 @@ class TallMatrix {
   void* data_ = nullptr;
 };
 
-}  // namespace fastgdml::solver
+}  // namespace fastgdml::cpu

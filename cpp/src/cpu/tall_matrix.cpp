@@ -1,4 +1,4 @@
-#include "fastgdml/solver/tall_matrix.hpp"
+#include "tall_matrix.hpp"
 
 #include <omp.h>
 
@@ -18,7 +18,7 @@
 #define FASTGDML_CLONES
 #endif
 
-namespace fastgdml::solver {
+namespace fastgdml::cpu {
 namespace {
 
 // t[c] += sum_r a[r] W[r][c] over `rows` rows of a float matrix; four rows per pass over t.
@@ -146,4 +146,4 @@ void TallMatrix::copy_rows(std::int64_t r0, std::int64_t count, double* dst) con
   for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i];
 }
 
-}  // namespace fastgdml::solver
+}  // namespace fastgdml::cpu

@@ -1,0 +1,30 @@
+// What the solvers run on: a backend's vectors and dense algebra, and the communicator of the ranks that share
+// the problem (serial by default). CG, Nyström and the training drivers take one and never touch an element of
+// a vector themselves, so they run unchanged on the CPU, on a GPU and over MPI ranks.
+#pragma once
+
+#include "fastgdml/backend.hpp"
+#include "fastgdml/compute/communicator.hpp"
+#include "fastgdml/compute/dense_algebra.hpp"
+#include "fastgdml/compute/vector_space.hpp"
+
+namespace fastgdml::solver {
+
+struct SolverContext {
+  const VectorSpace& vectors;
+  const DenseAlgebra& algebra;
+  const Communicator& comm;
+
+  // This rank's part of a dot product summed over all ranks.
+  double dot(std::int64_t n, const double* x, const double* y) const {
+    double s = vectors.dot(n, x, y);
+    if (comm.size() > 1) comm.allreduce_sum(&s, 1);
+    return s;
+  }
+};
+
+inline SolverContext context_of(const Backend& backend, const Communicator& comm = serial_communicator()) {
+  return {backend.vectors(), backend.algebra(), comm};
+}
+
+}  // namespace fastgdml::solver
