@@ -119,7 +119,8 @@ void CpuDenseAlgebra::qr_r_of_stacked_identity(std::int64_t m, std::int64_t n, c
 void CpuDenseAlgebra::gather_rows(std::int64_t n, const double* A, const std::int64_t* rows_host, std::int64_t count,
                                   double* out) const {
 #pragma omp parallel for schedule(static) if (count * n > kParallel)
-  for (std::int64_t i = 0; i < count; ++i) std::copy(A + rows_host[i] * n, A + (rows_host[i] + 1) * n, out + i * n);
+  for (std::int64_t i = 0; i < count; ++i)
+    if (rows_host[i] >= 0) std::copy(A + rows_host[i] * n, A + (rows_host[i] + 1) * n, out + i * n);
 }
 
 void CpuDenseAlgebra::row_squared_norms(std::int64_t m, std::int64_t n, const double* A, double* out) const {

@@ -16,9 +16,11 @@ IterativeResult solve_iterative(const SolverContext& ctx, std::int64_t M, const 
     K_apply(v, out);
     ctx.vectors.axpy(M, lambda, v, out);
   };
+  // Columns are indices into all ranks' rows; every rank samples the same ones (same scores, same seed).
+  const std::int64_t M_all = ctx.global_rows(M);
   // A resume continues with the checkpoint's columns, which may be more than options.inducing after growth.
-  std::int64_t k = std::min(std::max<std::int64_t>(options.inducing, options.columns.size()), M);
-  const std::int64_t k_max = std::max(k, std::min(options.max_inducing > 0 ? options.max_inducing : k, M));
+  std::int64_t k = std::min(std::max<std::int64_t>(options.inducing, options.columns.size()), M_all);
+  const std::int64_t k_max = std::max(k, std::min(options.max_inducing > 0 ? options.max_inducing : k, M_all));
 
   std::vector<double> scores;
   auto sample = [&](std::int64_t count, std::uint64_t seed) {
@@ -27,11 +29,11 @@ IterativeResult solve_iterative(const SolverContext& ctx, std::int64_t M, const 
       // 100, 200 or 500 score columns, 0.24 / 0.53 / 1.08 s to compute them), so the factor stays small.
       const std::int64_t k0 = std::min(options.score_columns > 0 ? options.score_columns
                                                                  : std::min<std::int64_t>(k, std::max<std::int64_t>(100, k / 10)),
-                                       M);
+                                       M_all);
       if (log) log("leverage scores from " + std::to_string(k0) + " uniformly sampled columns");
       NystromOptions plain;
       plain.single_precision = options.single_precision;
-      scores = NystromPreconditioner(ctx, M, lambda, sample_uniform(M, k0, options.seed), columns, log, plain)
+      scores = NystromPreconditioner(ctx, M, lambda, sample_uniform(M_all, k0, options.seed), columns, log, plain)
                    .leverage_scores();
     }
     return sample_by_scores(scores, count, seed);
@@ -62,7 +64,7 @@ IterativeResult solve_iterative(const SolverContext& ctx, std::int64_t M, const 
   CgOptions cg;
   cg.tol = options.tol;
   cg.max_iterations =
-      options.max_iterations > 0 ? options.max_iterations : 20 * static_cast<std::int64_t>(std::sqrt(double(M))) + 1000;
+      options.max_iterations > 0 ? options.max_iterations : 20 * static_cast<std::int64_t>(std::sqrt(double(M_all))) + 1000;
   cg.refresh_every = options.refresh_every;
   cg.stall_window = options.stall_window;
 

@@ -52,7 +52,12 @@ NystromPreconditioner::NystromPreconditioner(const SolverContext& ctx, std::int6
   // L_CC = chol(K_CC + jitter I), column-major; K_CC are the rows cols of K[:, C] (symmetric). Row-sharded, each
   // rank holds some of those rows: the sum over ranks of the zero-padded gathers is K_CC.
   Buffer K_CC = vs.allocate(k * k), L = vs.allocate(k * k);
-  la.gather_rows(k, W, cols_.data(), k, K_CC.get());
+  std::vector<std::int64_t> local_rows(k);
+  for (std::int64_t a = 0; a < k; ++a) {
+    const std::int64_t r = cols_[a] - ctx_.rows.first_row;
+    local_rows[a] = r >= 0 && r < M ? r : -1;
+  }
+  la.gather_rows(k, W, local_rows.data(), k, K_CC.get());
   allreduce(K_CC.get(), k * k);
   std::vector<double> diagonal(k);
   la.diagonal_to_host(k, K_CC.get(), diagonal.data());
@@ -205,8 +210,10 @@ std::vector<double> NystromPreconditioner::leverage_scores() const {
     la.trsm_right(false, Op::kNoTrans, rows, k_, R_.get(), block.get(), k_);  // W R^-1
     la.row_squared_norms(rows, k_, block.get(), scores.get() + r0);
   }
-  std::vector<double> host(M_);
-  vs.to_host(M_, scores.get(), host.data());
+  // Every rank samples the same columns: the scores of all rows (this rank's placed, the rest summed in).
+  std::vector<double> host(ctx_.global_rows(M_), 0.0);
+  vs.to_host(M_, scores.get(), host.data() + ctx_.rows.first_row);
+  if (ctx_.comm.size() > 1) ctx_.comm.allreduce_sum(host.data(), static_cast<std::int64_t>(host.size()));
   return host;
 }
 

@@ -64,7 +64,8 @@ class DenseAlgebra {
   // alternative to the Cholesky factor of I + A^T A. Q is never stored.
   virtual void qr_r_of_stacked_identity(std::int64_t m, std::int64_t n, const double* A, double* R) const = 0;
 
-  // out (count x n) <- rows `rows_host[0..count)` of A (m x n); out[i] <- |row i of A (m x n)|^2 (m).
+  // Row i of out (count x n) <- row rows_host[i] of A (? x n), left as it is where rows_host[i] < 0;
+  // out[i] <- |row i of A (m x n)|^2 (m).
   virtual void gather_rows(std::int64_t n, const double* A, const std::int64_t* rows_host, std::int64_t count,
                            double* out) const = 0;
   virtual void row_squared_norms(std::int64_t m, std::int64_t n, const double* A, double* out) const = 0;

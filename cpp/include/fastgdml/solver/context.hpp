@@ -10,10 +10,20 @@
 
 namespace fastgdml::solver {
 
+// This rank's rows of every vector and of the Nyström factor: [first_row, first_row + M) of total_rows
+// (total_rows < 0: not sharded, this rank has all M rows).
+struct RowShare {
+  std::int64_t first_row = 0;
+  std::int64_t total_rows = -1;
+};
+
 struct SolverContext {
   const VectorSpace& vectors;
   const DenseAlgebra& algebra;
   const Communicator& comm;
+  RowShare rows{};
+
+  std::int64_t global_rows(std::int64_t local) const { return rows.total_rows < 0 ? local : rows.total_rows; }
 
   // This rank's part of a dot product summed over all ranks.
   double dot(std::int64_t n, const double* x, const double* y) const {

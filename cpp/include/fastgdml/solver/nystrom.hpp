@@ -56,12 +56,14 @@ struct NystromOptions {
 
 class NystromPreconditioner {
  public:
+  // M: this rank's rows (ctx.rows); cols: global column indices; columns() fills this rank's rows of K[:, cols].
   NystromPreconditioner(const SolverContext& ctx, std::int64_t M, double lambda, std::vector<std::int64_t> cols,
                         const ColumnsFn& columns, const LogFn& log = nullptr, const NystromOptions& options = {});
 
   // out = P^-1 v (backend memory). Uses a workspace of the preconditioner: not for concurrent calls.
   void apply(const double* v, double* out) const;
-  std::vector<double> leverage_scores() const;     // host: |rows of W R^-1|^2 (ridge leverage scores without blocks)
+  // |rows of W R^-1|^2 (ridge leverage scores without blocks), host, all ranks' rows (ctx.global_rows(M)).
+  std::vector<double> leverage_scores() const;
   const std::vector<std::int64_t>& columns() const { return cols_; }
   std::int64_t rank() const { return k_; }
   double jitter() const { return jitter_; }
