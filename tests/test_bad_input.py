@@ -180,7 +180,7 @@ def test_absurd_sizes_are_refused_before_allocation(good, tmp_path, monkeypatch)
     # A member larger than memory allows (the limit lowered to 1000 bytes here): refused with the memory it
     # would need, before it is decompressed.
     path = write_npz(tmp_path / "big.npz", good[0])
-    monkeypatch.setattr(fastgdml._npz, "file_budget", lambda: 1000)
+    monkeypatch.setattr(fastgdml.io.npz, "file_budget", lambda: 1000)
     with pytest.raises(DatasetError, match=r"its arrays would need .*iB of memory, more than the"):
         fastgdml.Dataset.load(path)
 
@@ -369,8 +369,8 @@ def test_every_shared_fixture_and_dataset_still_loads():
             if not name.endswith(".npz"):
                 continue
             path = os.path.join(SHARED, folder, name)
-            arrays = fastgdml._npz.load_npz(path, object_keys=fastgdml._npz.MODEL_OBJECT_KEYS)
-            kind = fastgdml._npz.as_str(arrays["type"]) if "type" in arrays else None
+            arrays = fastgdml.io.npz.load_npz(path, object_keys=fastgdml.io.npz.MODEL_OBJECT_KEYS)
+            kind = fastgdml.io.npz.as_str(arrays["type"]) if "type" in arrays else None
             if kind == "m":
                 fastgdml.Model.load(path)
             elif kind == "d" or {"R", "z", "F"} <= set(arrays):

@@ -42,7 +42,7 @@ def test_permutation_maps_permute_descriptors():
 
 
 def test_tril_perms_lin_matches_reference_model(data_dir):
-    from fastgdml._npz import load_npz
+    from fastgdml.io.npz import load_npz
 
     m = load_npz(f"{data_dir}/aspirin_sgdml_sym.npz")
     np.testing.assert_array_equal(descriptor_permutation_table(m["perms"], len(m["z"])), m["tril_perms_lin"])

@@ -4,7 +4,7 @@ import pytest
 
 import fastgdml
 from fastgdml import _core
-from fastgdml.features import _Masking, feature_orbits, feature_scores
+from fastgdml.pruning.importance import _Masking, feature_orbits, feature_scores
 
 from conftest import TOY_PERMS, TOY_Z, make_toy
 

@@ -39,7 +39,9 @@ import numpy as np
 import pytest
 
 import fastgdml
-from fastgdml import _outputs, ase_io, iterative
+from fastgdml.data import ase_io
+from fastgdml.io import outputs as _outputs
+from fastgdml.training import cg
 from fastgdml.cli import main
 
 from conftest import TOY_PERMS, TOY_Z, make_toy
@@ -324,7 +326,7 @@ def failing_mkstemp(monkeypatch, code):
     def mkstemp(*args, **kwargs):
         raise OSError(code, os.strerror(code))
 
-    import fastgdml._npz as npz
+    import fastgdml.io.npz as npz
     monkeypatch.setattr(npz, "tempfile", types.SimpleNamespace(mkstemp=mkstemp))
 
 
@@ -566,7 +568,7 @@ def test_atomic_writes_refuse_a_non_regular_target(kind, toy_ds, tmp_path):
 # comes, the child goes on after SIGNAL_TIMEOUT seconds and the test fails on what it did.
 CHILD = textwrap.dedent("""
     import os, signal, sys, time
-    from fastgdml import iterative
+    from fastgdml.training import cg
     what, at, patience = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     received = []
     real_signal = signal.signal
@@ -587,12 +589,12 @@ CHILD = textwrap.dedent("""
         deadline = time.monotonic() + patience
         while not received and time.monotonic() < deadline:
             time.sleep(0.001)
-    update = iterative._Progress.update
+    update = cg._Progress.update
     def update_then_wait(self, it, rel):
         update(self, it, rel)
         if what == "cg" and len(self.history) == at:
             wait_for_a_signal()
-    iterative._Progress.update = update_then_wait
+    cg._Progress.update = update_then_wait
     real_fsync = os.fsync
     fsyncs = []
     def wait_then_fsync(fd):
@@ -679,19 +681,19 @@ def test_signal_during_a_write_removes_the_temporary_file(case, template, tmp_pa
     assert not (tmp_path / output).exists()
 
 
-# in process: the temporary handlers of iterative.solve_cg
+# in process: the temporary handlers of cg.solve_cg
 CG_KW = dict(lam=1e-4, perms=TOY_PERMS, idxs_train=list(range(15)), n_valid=0, solver="cg", tol=1e-11, inducing=20)
 
 
 def signal_at_iteration(monkeypatch, sig, at=5):
-    update = iterative._Progress.update
+    update = cg._Progress.update
 
     def update_and_signal(self, it, rel):
         update(self, it, rel)
         if len(self.history) == at:
             os.kill(os.getpid(), sig)
 
-    monkeypatch.setattr(iterative._Progress, "update", update_and_signal)
+    monkeypatch.setattr(cg._Progress, "update", update_and_signal)
 
 
 @pytest.fixture
@@ -715,7 +717,7 @@ def test_cg_stops_on_a_signal_with_a_checkpoint_and_restores_the_handlers(sig, w
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     ck = str(tmp_path / "run.ckpt.npz") if with_checkpoint else None
     signal_at_iteration(monkeypatch, sig)
-    with pytest.raises(iterative.CgInterrupted) as info:
+    with pytest.raises(cg.CgInterrupted) as info:
         fastgdml.train(toy_ds, 15, 1.2, checkpoint=ck, checkpoint_interval=1e9, **CG_KW)
     assert isinstance(info.value, KeyboardInterrupt)
     assert info.value.signum == sig and info.value.iteration >= 5 and info.value.checkpoint == ck

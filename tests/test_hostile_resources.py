@@ -93,7 +93,7 @@ def write_zero_members(path, members: dict) -> str:
 
 
 def test_file_budget_follows_the_address_space_limit():
-    out = run_limited("from fastgdml._memory import file_budget\nprint(file_budget())", 300)
+    out = run_limited("from fastgdml.io.memory import file_budget\nprint(file_budget())", 300)
     assert out.returncode == 0, out.stderr
     assert 0 < int(out.stdout) <= 0.8 * (300 << 20) + 1
 
@@ -149,7 +149,7 @@ def test_derived_memory_budget_in_process(model, monkeypatch):
 
 
 def test_dataset_conversion_copies_are_budgeted(toy, tmp_path, monkeypatch):
-    import fastgdml.dataset as dataset_module
+    import fastgdml.data.dataset as dataset_module
 
     arrays = toy.to_dict()
     arrays["R"] = arrays["R"].astype(np.float32)  # a float32 file needs a float64 copy of R
@@ -403,7 +403,7 @@ SPECIAL = ["FIFO", "socket", "directory", "character device", "null device"]
 def test_non_regular_files_are_refused(kind, loader, tmp_path):
     path = special_file(kind, tmp_path)
     load = {"Dataset.load": fastgdml.Dataset.load, "Model.load": fastgdml.Model.load,
-            "load_npz": fastgdml._npz.load_npz}[loader]
+            "load_npz": fastgdml.io.npz.load_npz}[loader]
     with pytest.raises(ValueError, match=rf"{path}: (not a regular file|is a directory)"):
         load(path)
 

@@ -35,7 +35,7 @@ CHILD = textwrap.dedent("""
     import os, sys, time
     import numpy as np
     import fastgdml
-    from fastgdml import iterative
+    from fastgdml.training import cg
     sys.path.insert(0, {tests!r})
     from conftest import TOY_Z, make_toy
     STOP = {stop!r}
@@ -51,11 +51,11 @@ CHILD = textwrap.dedent("""
         event("fsync")
         real_fsync(fd)
     os.fsync = counted_fsync
-    update = iterative._Progress.update
+    update = cg._Progress.update
     def counted_update(self, it, rel):
         update(self, it, rel)
         event("iteration")
-    iterative._Progress.update = counted_update
+    cg._Progress.update = counted_update
     R, E, F = make_toy(M=30, seed=3)
     ds = fastgdml.Dataset(R, TOY_Z, F, E=E)
     kw = {kw!r}

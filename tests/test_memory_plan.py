@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from fastgdml import _core, iterative
+from fastgdml import _core
+from fastgdml.training import cg
 
 from conftest import TOY_PERMS, make_toy
 
@@ -11,7 +12,7 @@ from conftest import TOY_PERMS, make_toy
                                                         (2000, 42, 1, False, 8), (50, 5, 6, False, 0.01)])
 def test_plan_fits_the_budget_and_follows_the_default(n, N, G, use_E, budget_gib):
     budget = int(budget_gib * 2**30)
-    plan = iterative.plan(n, N, G, use_E, budget, None, False)
+    plan = cg.plan(n, N, G, use_E, budget, None, False)
     M = n * 3 * N + (n if use_E else 0)
     cache = 8 * n * n * G * (3 if use_E else 2)
     assert plan["cache_bytes"] == (cache if cache <= budget // 4 else 0)
@@ -23,13 +24,13 @@ def test_plan_fits_the_budget_and_follows_the_default(n, N, G, use_E, budget_gib
 
 def test_requested_columns_that_do_not_fit_are_a_memory_error():
     with pytest.raises(MemoryError, match=r"100000 inducing columns need .* GiB but the memory budget leaves room"):
-        iterative.plan(1000, 21, 6, False, 2**28, 100000, False)
-    assert iterative.plan(1000, 21, 6, False, 2**30, 50, False)["inducing"] == 50
+        cg.plan(1000, 21, 6, False, 2**28, 100000, False)
+    assert cg.plan(1000, 21, 6, False, 2**30, 50, False)["inducing"] == 50
 
 
 def test_block_jacobi_blocks_are_budgeted():
-    plain = iterative.plan(400, 21, 6, False, 2**30, None, False)
-    blocks = iterative.plan(400, 21, 6, False, 2**30, None, True)
+    plain = cg.plan(400, 21, 6, False, 2**30, None, False)
+    blocks = cg.plan(400, 21, 6, False, 2**30, None, True)
     assert blocks["fixed_bytes"] - plain["fixed_bytes"] == 2 * 8 * 400 * 63 * 63
 
 

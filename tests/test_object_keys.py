@@ -1,4 +1,4 @@
-"""The object-key decoder (fastgdml._object_keys): what np.save writes decodes to the same values as a trusted
+"""The object-key decoder (fastgdml.io.object_keys): what np.save writes decodes to the same values as a trusted
 unpickle; everything else ends in one error naming the file and key, runs nothing and allocates nothing large.
 
 HOSTILE is a table of crafted pickles (the count goes into SECURITY.md). The streams are written with
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import fastgdml
-from fastgdml._object_keys import MAX_DICT, MAX_ITEMS, MAX_OPCODES, ObjectKeyError, decode_object_array
+from fastgdml.io.object_keys import MAX_DICT, MAX_ITEMS, MAX_OPCODES, ObjectKeyError, decode_object_array
 from fastgdml.cli import main as cli_main
 from fastgdml.model import ModelError
 
@@ -285,7 +285,7 @@ def test_object_arrays_of_several_items_and_their_shape(tmp_path, model_arrays):
     buf = io.BytesIO()
     np.save(buf, arr, allow_pickle=True)
     path = write_model(tmp_path / "m.npz", model_arrays, {"f_err": buf.getvalue()})
-    back = fastgdml._npz.load_npz(path)["f_err"]
+    back = fastgdml.io.npz.load_npz(path)["f_err"]
     assert back.shape == (2, 2) and back.dtype == object and back[1, 0] == "x"
 
 
@@ -299,7 +299,7 @@ def test_reference_models_decode_like_a_trusted_unpickle():
     for name in sorted(os.listdir(SHARED)):
         if not name.endswith(".npz"):
             continue
-        ours = fastgdml._npz.load_npz(os.path.join(SHARED, name))
+        ours = fastgdml.io.npz.load_npz(os.path.join(SHARED, name))
         with np.load(os.path.join(SHARED, name), allow_pickle=True) as ref:
             for key in ref.files:
                 if ref[key].dtype.hasobject:
@@ -335,7 +335,7 @@ def test_object_dtype_outside_the_object_keys_is_refused(tmp_path, model_arrays,
 FUZZ_CHILD = r'''
 import pickle, pickletools, random, sys
 from hypothesis import given, settings, strategies as st, HealthCheck
-from fastgdml._object_keys import decode_object_array, ObjectKeyError
+from fastgdml.io.object_keys import decode_object_array, ObjectKeyError
 import numpy as np
 
 CODES = [o.code.encode("latin-1") for o in pickletools.opcodes]

@@ -110,7 +110,7 @@ def test_best_fraction_at_the_smallest_tried_warns(setup, monkeypatch):
     ds, model = setup
     import importlib
 
-    prune_module = importlib.import_module("fastgdml.prune")  # the module (fastgdml.prune is the function)
+    prune_module = importlib.import_module("fastgdml.pruning.workflow")
 
     errors = iter([3.0, 2.0, 1.0])  # validation F RMSE falling down to the last fraction
     real = prune_module.prediction_errors

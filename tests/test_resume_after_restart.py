@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import fastgdml
-from fastgdml import _core, iterative
-from fastgdml._npz import save_npz_atomic
+from fastgdml import _core
+from fastgdml.io.npz import save_npz_atomic
+from fastgdml.training import cg
 
 from conftest import TOY_PERMS, TOY_Z, make_toy
 
@@ -34,7 +35,7 @@ def short_stall_window(monkeypatch):
 def recorded(monkeypatch):
     """Every checkpoint the run writes (kept in memory) and every preconditioner it builds, in order."""
     log = {"saves": [], "builds": []}
-    monkeypatch.setattr(iterative, "save_npz_atomic",
+    monkeypatch.setattr(cg, "save_npz_atomic",
                         lambda path, arrays: log["saves"].append({k: np.array(v) for k, v in arrays.items()}))
     solve = _core.solve_iterative
 
@@ -64,7 +65,7 @@ def test_resume_from_a_checkpoint_written_after_a_restart(short_stall_window, re
     ckpt = after[len(after) // 2]
     np.testing.assert_array_equal(ckpt["columns"], second)
 
-    monkeypatch.setattr(iterative, "save_npz_atomic", save_npz_atomic)
+    monkeypatch.setattr(cg, "save_npz_atomic", save_npz_atomic)
     path = str(tmp_path / "after_restart.ckpt.npz")
     save_npz_atomic(path, ckpt)
     recorded["builds"].clear()

@@ -34,19 +34,19 @@ def test_resume_after_interruption_gives_the_same_model(toy, tmp_path, monkeypat
     full = fastgdml.train(toy, 15, 1.2, **kw)
     ck = tmp_path / "run.ckpt.npz"
     # interrupt after 6 iterations, with a checkpoint written every iteration
-    from fastgdml import iterative
+    from fastgdml.training import cg
 
-    original = iterative._Progress.update
+    original = cg._Progress.update
 
     def interrupt(self, it, rel):
         original(self, it, rel)
         if it == 6:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(iterative._Progress, "update", interrupt)
+    monkeypatch.setattr(cg._Progress, "update", interrupt)
     with pytest.raises(KeyboardInterrupt):
         fastgdml.train(toy, 15, 1.2, checkpoint=str(ck), checkpoint_interval=0.0, **kw)
-    monkeypatch.setattr(iterative._Progress, "update", original)
+    monkeypatch.setattr(cg._Progress, "update", original)
     saved = np.load(ck)
     assert int(saved["iterations"]) == 5  # the checkpoint of the last completed callback
     resumed = fastgdml.train(toy, 15, 1.2, checkpoint=str(ck), resume=str(ck), **kw)

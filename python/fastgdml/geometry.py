@@ -1,6 +1,6 @@
-"""Periodic cells: the one lattice check and the one minimum image of the Python layer (the C++ core has its own
-for the descriptor, cpp/include/fastgdml/math/descriptor.hpp). Lattice vectors are the matrix's columns
-(FORMATS.md §1 of the sGDML format): a position r has fractional coordinates L^-1 r.
+"""Periodic cells and distances: the one lattice check, lattice comparison and minimum image of the Python layer
+(the C++ core has its own for the descriptor, cpp/include/fastgdml/math/descriptor.hpp). Lattice vectors are the
+matrix's columns (FORMATS.md §1 of the sGDML format): a position r has fractional coordinates L^-1 r.
 """
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ def check_lattice(lattice, where: str, error=ValueError) -> np.ndarray:
     return lat
 
 
+def same_lattice(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two cells (3, 3) agree to 1e-6, relative and in units of the largest entry of ``b`` (the reference):
+    the test clients apply to the cell an MD engine sends against a model's own lattice."""
+    return bool(np.allclose(a, b, rtol=1e-6, atol=1e-6 * np.abs(b).max()))
+
+
 def minimum_image(d: np.ndarray, lattice: Optional[np.ndarray]) -> np.ndarray:
     """Difference vectors ``d`` (..., 3) wrapped to their nearest periodic image (unchanged without a lattice)."""
     if lattice is None:
@@ -29,3 +35,9 @@ def minimum_image(d: np.ndarray, lattice: Optional[np.ndarray]) -> np.ndarray:
     L = np.asarray(lattice, dtype=np.float64)
     frac = d @ np.linalg.inv(L).T
     return (frac - np.rint(frac)) @ L.T
+
+
+def distance_matrices(R: np.ndarray, lattice: Optional[np.ndarray] = None) -> np.ndarray:
+    """Interatomic distances (M, N, N) of geometries R (M, N, 3), minimum image with a lattice."""
+    d = minimum_image(R[:, :, None, :] - R[:, None, :, :], lattice)
+    return np.sqrt((d * d).sum(-1))

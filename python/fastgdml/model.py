@@ -7,10 +7,10 @@ from typing import Optional
 import numpy as np
 
 from . import _core
-from ._memory import file_budget, gib
-from ._npz import MODEL_OBJECT_KEYS, NpzError, as_str, load_npz, save_npz_atomic
+from .io.memory import file_budget, gib
+from .io.npz import MODEL_OBJECT_KEYS, NpzError, as_str, load_npz, save_npz_atomic
 from .geometry import check_lattice
-from .symmetry import descriptor_permutation_table, validate_perms
+from .symmetry.group import descriptor_permutation_table, validate_perms
 
 
 class ModelError(ValueError):
@@ -141,9 +141,25 @@ class Model:
         # Inverse distances are largest for the closest pair: queries closer than a tenth of the closest pair in
         # the training data are far outside what the model knows (and 1/r blows up); predict refuses them.
         self.min_distance = max(COINCIDENT, 0.1 / float(X.max())) if X.max() > 0 else COINCIDENT
-        self._predictor = _core.Predictor(N, np.ascontiguousarray(X.T), V, self.perms, self.sigma, self.std, self.c,
-                                          alphas_E=alphas_E, mask=self.feature_mask, lattice=self.lattice,
-                                          backend=backend, min_distance=self.min_distance)
+        self._predictor = self._new_predictor(X, V, alphas_E, backend)
+
+    def _new_predictor(self, X: np.ndarray, V: np.ndarray, alphas_E: Optional[np.ndarray], backend: str):
+        """The core's predictor of the validated float64 arrays X (D, n), V (n, D) and alphas_E (n,) or None."""
+        return _core.Predictor(self.n_atoms, np.ascontiguousarray(X.T), V, self.perms, self.sigma, self.std, self.c,
+                               alphas_E=alphas_E, mask=self.feature_mask, lattice=self.lattice, backend=backend,
+                               min_distance=self.min_distance)
+
+    def _set_integration_constant(self, c: float) -> None:
+        """Set the energy offset ``c`` (key ``c``). For training (:mod:`fastgdml.training.fit`): a GDML model's
+        c comes from its own predictions of the training energies, so the model is built with c = 0 first. Only
+        the core's predictor is rebuilt, not the validation."""
+        self.c = float(c)
+        self.arrays["c"] = np.float64(c)
+        a = self.arrays
+        alphas_E = None if "alphas_E" not in a else np.asarray(a["alphas_E"], dtype=np.float64).ravel()
+        self._predictor = self._new_predictor(np.asarray(a["R_desc"], dtype=np.float64),
+                                              np.asarray(a["R_d_desc_alpha"], dtype=np.float64), alphas_E,
+                                              self.backend)
 
     # -- pickling: the arrays travel, the core's Predictor is rebuilt (multiprocessing, workflow engines) ----
     def __getstate__(self) -> dict:

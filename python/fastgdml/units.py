@@ -1,10 +1,12 @@
 """Unit labels of sGDML files (``e_unit``, ``r_unit``) and their values in ASE's units (eV, Angstrom).
 
-One table for everything that converts: the ASE calculator (:mod:`fastgdml.calculator`) and the dataset
-readers/writers (:mod:`fastgdml.ase_io`). Values are ASE's constants (CODATA, as ASE defines them), so results
+One table for everything that converts: the ASE calculator (:mod:`fastgdml.clients.ase_calculator`) and the dataset
+readers/writers (:mod:`fastgdml.data.ase_io`). Values are ASE's constants (CODATA, as ASE defines them), so results
 agree with ASE's own conversions. Labels are matched case-insensitively, surrounding spaces ignored.
 """
 from __future__ import annotations
+
+import math
 
 ENERGY_LABELS = "kcal/mol, kJ/mol, eV, meV, Hartree (Ha)"
 LENGTH_LABELS = "Ang (Angstrom, A), Bohr (au), nm"
@@ -31,20 +33,32 @@ def length_units() -> dict:
     return {"ang": 1.0, "angstrom": 1.0, "a": 1.0, "bohr": u.Bohr, "au": u.Bohr, "nm": 10.0}
 
 
-def _lookup(label, table: dict, kind: str, known: str) -> float:
-    if not isinstance(label, str):
+def _lookup(label, table: dict, kind: str, known: str, numbers: bool = False) -> float:
+    """The value of unit ``label`` in ``table``; with ``numbers`` a finite factor > 0 is taken as the value itself."""
+    if isinstance(label, str):
+        key = label.strip().lower()
+        if key not in table:
+            raise ValueError(f"unknown {kind} unit {label!r}; use one of {known}{', or pass a number' if numbers else ''}")
+        return table[key]
+    if not numbers:
         raise ValueError(f"{kind} unit must be a label ({known}), got {label!r}")
-    key = label.strip().lower()
-    if key not in table:
-        raise ValueError(f"unknown {kind} unit {label!r}; use one of {known}")
-    return table[key]
+    try:
+        factor = float(label)
+    except (TypeError, ValueError):
+        raise ValueError(f"{kind} unit must be a label ({known}) or a number, got {label!r}") from None
+    # 0 would zero every energy, inf/NaN poison them; a negative factor flips forces: all are typos, never units.
+    if not (math.isfinite(factor) and factor > 0):
+        raise ValueError(f"{kind} unit factor must be a finite number > 0, got {label!r}")
+    return factor
 
 
-def ev_per(label: str) -> float:
-    """eV per ``label`` (an energy unit label; :data:`ENERGY_LABELS`)."""
-    return _lookup(label, energy_units(), "energy", ENERGY_LABELS)
+def ev_per(label, numbers: bool = False) -> float:
+    """eV per ``label`` (an energy unit label; :data:`ENERGY_LABELS`). With ``numbers``, a finite number > 0 is
+    accepted as the value in eV itself (the ASE calculator's ``energy_unit``)."""
+    return _lookup(label, energy_units(), "energy", ENERGY_LABELS, numbers)
 
 
-def angstrom_per(label: str) -> float:
-    """Angstrom per ``label`` (a length unit label; :data:`LENGTH_LABELS`)."""
-    return _lookup(label, length_units(), "length", LENGTH_LABELS)
+def angstrom_per(label, numbers: bool = False) -> float:
+    """Angstrom per ``label`` (a length unit label; :data:`LENGTH_LABELS`). With ``numbers``, a finite number > 0
+    is accepted as the value in Angstrom itself."""
+    return _lookup(label, length_units(), "length", LENGTH_LABELS, numbers)

@@ -1,6 +1,6 @@
 """Output files: the checks the command line makes before any work, the mode of written files, write errors.
 
-Every file fastgdml writes goes through ``_npz.atomic_path`` (temporary file, fsync, rename); this module holds
+Every file fastgdml writes goes through ``io.npz.atomic_path`` (temporary file, fsync, rename); this module holds
 what that needs beyond the rename (SECURITY.md, "How files are written"):
 
 - :func:`check_output`: refuses, before a command loads or trains anything, an output that would fail or do

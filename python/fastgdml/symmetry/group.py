@@ -1,4 +1,5 @@
-"""Atom permutations (the molecule's symmetry group) and their descriptor index maps."""
+"""Atom permutations (the molecule's symmetry group): the check that they form a group, their descriptor index
+table, and permutations read from a file."""
 from __future__ import annotations
 
 import numpy as np
@@ -48,9 +49,25 @@ def validate_perms(perms, n_atoms: int, where: str = "perms", error=ValueError) 
     return p[order]
 
 
+def read_perms(path: str, z: np.ndarray, molecule: str = "the dataset", error=ValueError) -> np.ndarray:
+    """The validated permutations (key ``perms``) of a dataset or model file at ``path``, for the molecule of
+    atomic numbers ``z`` (``molecule`` names it in errors). The file's ``z``, when it has one, must be ``z``."""
+    from ..io.npz import load_npz
+
+    src = load_npz(path)
+    if "perms" not in src:
+        raise error(f"{path} has no key 'perms'")
+    file_z = np.asarray(src.get("z", z))
+    if file_z.shape != np.shape(z) or not np.array_equal(file_z, z):
+        raise error(f"{path} describes another molecule than {molecule} (its 'z' has {file_z.size} atoms"
+                    f"{'' if file_z.size != np.size(z) else ' in another order'}); take the permutations from a "
+                    f"file of this molecule")
+    return validate_perms(src["perms"], np.size(z), where=f"{path}: 'perms'", error=error)
+
+
 def descriptor_permutation_table(perms: np.ndarray, n_atoms: int, mask=None) -> np.ndarray:
     """``tril_perms_lin`` of the sGDML model format (FORMATS.md §2.2): entry d*P + p = delta_p[d] + p*D."""
-    from . import _core
+    from .. import _core
 
     maps = _core.permutation_maps(n_atoms, np.asarray(perms, dtype=np.int64), mask=mask).astype(np.int64)
     P, D = maps.shape

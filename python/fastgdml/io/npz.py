@@ -1,10 +1,10 @@
 """Reading and writing ``.npz`` files safely.
 
 Reading runs no pickle at all: the few object keys of sGDML model files (``f_err``, ``e_err``, ``md5_test``, ...;
-FORMATS.md §2.2) are decoded by :mod:`fastgdml._object_keys`, which accepts exactly the shapes the format uses
+FORMATS.md §2.2) are decoded by :mod:`fastgdml.io.object_keys`, which accepts exactly the shapes the format uses
 (a dict of floats, a str, a number or None) and builds every value itself. Object arrays in any other key are
 refused. Before anything is decompressed, the sizes the zip directory and the ``.npy`` headers declare are checked
-against the memory this process may use (:mod:`fastgdml._memory`), all members together, and each member is read
+against the memory this process may use (:mod:`fastgdml.io.memory`), all members together, and each member is read
 once, straight into its array.
 
 Writing goes to a temporary file in the target directory, then ``os.replace``: an interrupted save never
@@ -21,8 +21,8 @@ import zlib
 
 import numpy as np
 
-from ._memory import file_budget, gib
-from ._object_keys import MAX_STREAM_BYTES, ObjectKeyError, decode_object_array
+from .memory import file_budget, gib
+from .object_keys import MAX_STREAM_BYTES, ObjectKeyError, decode_object_array
 
 # Object keys of sGDML model files (dicts of errors, md5 of the test set, optional solver settings).
 MODEL_OBJECT_KEYS = frozenset({"f_err", "e_err", "md5_test", "n_inducing_pts_init", "interact_cut_off"})
@@ -117,10 +117,10 @@ def load_npz(path, object_keys=MODEL_OBJECT_KEYS, budget=None) -> dict:
     path : str
         The file (must be a regular file).
     object_keys : set of str
-        Keys that may hold object arrays (decoded by :mod:`fastgdml._object_keys`; default: the model format's).
+        Keys that may hold object arrays (decoded by :mod:`fastgdml.io.object_keys`; default: the model format's).
         An object array in any other key is an error.
     budget : int, optional
-        Bytes the members may take together (default: :func:`fastgdml._memory.file_budget`).
+        Bytes the members may take together (default: :func:`fastgdml.io.memory.file_budget`).
     """
     path = os.fspath(path)
     require_regular_file(path)
@@ -178,11 +178,11 @@ def atomic_path(path: str, suffix: str = ""):
 
     On any error (or Ctrl-C, or SIGTERM turned into an exception by the CLI) the temporary file is removed and
     an existing ``path`` stays untouched. The file gets the mode of the regular file it replaces, else
-    0o666 & ~umask (``_outputs.replacement_mode``; mkstemp alone would make every file 0600). A directory or
+    0o666 & ~umask (``outputs.replacement_mode``; mkstemp alone would make every file 0600). A directory or
     other non-regular file at ``path`` is refused; a symbolic link is replaced, not written through. Failures
-    raise ``_outputs.WriteError`` (an OSError) naming ``path``, not the temporary file.
+    raise ``outputs.WriteError`` (an OSError) naming ``path``, not the temporary file.
     """
-    from ._outputs import WriteError, replacement_mode
+    from .outputs import WriteError, replacement_mode
 
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))

@@ -1,0 +1,160 @@
+"""The commands that read and convert files or serve a model: test, info, convert, ipi; and what every
+command shares (:class:`CliError`, the output checks)."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Optional, Tuple
+
+import numpy as np
+
+
+class CliError(Exception):
+    """A problem with the command line or its files, reported as one 'fastgdml: error:' line (exit status 2)."""
+
+
+def check_outputs(args, suffixes, what: str, derived, inputs) -> None:
+    """Refuse, before any loading or training, an output that would fail or do harm only at the end.
+
+    ``args.output`` must end in ``suffixes`` (the format follows the extension), and neither it nor the files
+    ``derived`` from its name (reports, plots) may be an input, a directory, unwritable, or an existing file
+    without ``--overwrite``. See :func:`fastgdml.io.outputs.check_output`.
+    """
+    from ..io.outputs import check_output
+
+    suffixes = (suffixes,) if isinstance(suffixes, str) else tuple(suffixes)
+    check_output(args.output, inputs=inputs, suffixes=suffixes, overwrite=args.overwrite, what=what)
+    for path in derived:
+        check_output(path, inputs=inputs, overwrite=args.overwrite, what=f"files written next to {args.output}")
+
+
+def cmd_test(args) -> int:
+    from ..data.dataset import Dataset
+    from ..evaluation.metrics import prediction_errors, unused_frames
+    from ..model import Model
+
+    model = Model.load(args.model)
+    dataset = Dataset.load(args.dataset)
+    if dataset.n_atoms != model.n_atoms or not np.array_equal(dataset.z, model.z):
+        raise CliError(f"{args.dataset} holds a different molecule than {args.model} "
+                         f"(atomic numbers differ)")
+    idxs = unused_frames(model, dataset)
+    if args.n_test is not None:
+        if args.n_test > len(idxs):
+            raise CliError(f"--n-test {args.n_test} but only {len(idxs)} frames are available")
+        idxs = np.sort(np.random.default_rng(args.seed).choice(idxs, args.n_test, replace=False))
+    if len(idxs) == 0:
+        raise CliError("no test frames left (all were used for training/validation)")
+    err = prediction_errors(model, dataset, idxs, progress=not args.json)
+    if args.json:
+        print(json.dumps({k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in err.items()}))
+    else:
+        unit_e = model.e_unit or "energy units"
+        print(f"{err['n']} test frames ({len(dataset) - len(idxs)} training/validation frames left out)")
+        print(f"energy: MAE {err['e_mae']:.5g}  RMSE {err['e_rmse']:.5g}  [{unit_e}]")
+        print(f"forces: MAE {err['f_mae']:.5g}  RMSE {err['f_rmse']:.5g}  [per component]")
+    return 0
+
+
+def installation() -> None:
+    from .. import _core
+    from .._version import __version__
+
+    print(f"fastgdml {__version__}")
+    print(f"  backends: {', '.join(_core.backends())}")
+    print(f"  BLAS: {_core.blas_name()} ({_core.blas_threads()} threads)   OpenMP threads: {_core.get_num_threads()}")
+
+
+def cmd_info(args) -> int:
+    from ..io.npz import MODEL_OBJECT_KEYS, as_str, load_npz
+
+    if args.file is None:
+        installation()
+        return 0
+    d = load_npz(args.file, object_keys=MODEL_OBJECT_KEYS)
+    kind = as_str(d["type"]) if "type" in d else ("d" if "R" in d else "?")
+    if kind == "d":
+        from ..data.dataset import Dataset
+
+        ds = Dataset.load(args.file)
+        print(f"dataset {args.file}")
+        print(f"  name: {ds.name}   theory: {ds.theory}   units: {ds.e_unit or '?'} / {ds.r_unit or '?'}")
+        print(f"  geometries: {len(ds)}   atoms: {ds.n_atoms}   z: {ds.z.tolist()}")
+        if ds.E is not None:
+            print(f"  energies: min {ds.E.min():.6g}  max {ds.E.max():.6g}  std {ds.E.std():.4g}")
+        print(f"  forces: std {ds.F.std():.4g}   lattice: {'yes' if ds.lattice is not None else 'no'}")
+        print(f"  md5: {ds.md5}" + ("" if "md5" not in d or as_str(d["md5"]) == ds.md5 else
+                                    f"  (stored md5 {as_str(d['md5'])} differs!)"))
+    elif kind == "m":
+        from ..model import Model
+
+        m = Model.load(args.file)
+        print(f"model {args.file}")
+        print(f"  atoms: {m.n_atoms}   training points: {m.n_train}   permutations: {len(m.perms)}")
+        D = m.n_atoms * (m.n_atoms - 1) // 2
+        if m.feature_mask is not None:
+            print(f"  reduced descriptor: {len(m.feature_mask)} of {D} features (key 'feature_mask')")
+        print(f"  sigma: {m.sigma:g}   lambda: {float(m.arrays.get('lam', np.nan)):g}   "
+              f"energy constraints: {'yes' if m.use_E_cstr else 'no'}   solver: "
+              f"{as_str(m.arrays['solver_name']) if 'solver_name' in m.arrays else '?'}")
+        if "dataset_name" in m.arrays:
+            print(f"  trained on: {as_str(m.arrays['dataset_name'])} "
+                  f"(md5 {as_str(m.arrays['md5_train']) if 'md5_train' in m.arrays else '?'})")
+        for key, label in (("f_err", "force"), ("e_err", "energy")):
+            e = m.arrays[key].item() if key in m.arrays and np.asarray(m.arrays[key]).size == 1 else None
+            try:
+                print(f"  {label} error (validation/test): MAE {float(e['mae']):.4g}  RMSE {float(e['rmse']):.4g}")
+            except (TypeError, KeyError, ValueError, IndexError):
+                if key in m.arrays:
+                    print(f"  {label} error: unreadable '{key}' entry (expected a dict with 'mae' and 'rmse')")
+    else:
+        raise CliError(f"{args.file} is neither a dataset nor a model (type '{kind}')")
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from ..data import ase_io
+    from ..data.dataset import Dataset
+
+    # The format written follows the direction: a dataset becomes extxyz, anything else a dataset.
+    to_xyz = args.input.lower().endswith(".npz")
+    ase_io.energy_factor(args.e_unit), ase_io.length_factor(args.r_unit)  # a typo is refused either way
+    check_outputs(args, (".xyz", ".extxyz") if to_xyz else ".npz", "trajectory (extxyz)" if to_xyz else "dataset",
+                   [], inputs=[args.input])
+    if to_xyz:
+        ds = Dataset.load(args.input)
+        ase_io.write_extxyz(ds, args.output)
+        print(f"wrote {len(ds)} frames of {args.input} ({ds.e_unit or 'kcal/mol'}, {ds.r_unit or 'Ang'}) to "
+              f"{args.output} (eV, eV/Ang, Ang)")
+    else:
+        ds = ase_io.read_trajectory(args.input, e_unit=args.e_unit, r_unit=args.r_unit, name=args.name,
+                                    theory=args.theory)
+        ds.save(args.output)
+        print(f"wrote {ds!r} to {args.output} ({args.e_unit}, {args.r_unit})")
+    return 0
+
+
+def main_driver(model_path: str, unix: Optional[str], host: Optional[str], port: Optional[int],
+                energy_unit: Optional[str], length_unit: Optional[str], wait: float, quiet: bool) -> Tuple[int, float]:
+    """The ``fastgdml ipi`` command: load, connect, serve; (geometries served, seconds)."""
+    from ..clients.ipi_driver import connect, run_driver
+    from ..model import Model
+
+    model = Model.load(model_path)
+    sock = connect(unix=unix, host=host, port=port, wait=wait)
+    log = None if quiet else (lambda text: print(f"fastgdml ipi: {text}", file=sys.stderr, flush=True))
+    start = time.perf_counter()
+    served = run_driver(model, sock, energy_unit, length_unit, log)
+    return served, time.perf_counter() - start
+
+
+def cmd_ipi(args) -> int:
+    if args.host is not None and args.port is None:
+        raise CliError("--host needs --port")
+    served, seconds = main_driver(args.model, args.unix, args.host, args.port, args.energy_unit, args.length_unit,
+                                  args.wait, args.quiet)
+    if not args.quiet:
+        rate = f", {served / seconds:.1f} per s" if seconds > 0 and served else ""
+        print(f"fastgdml ipi: served {served} geometries in {seconds:.1f} s{rate}", file=sys.stderr)
+    return 0

@@ -1,0 +1,190 @@
+"""The ``fastgdml`` argument parser: commands, options, and the argument types argparse checks."""
+from __future__ import annotations
+
+import argparse
+
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text}")
+        return value
+    return parse
+
+
+def _float_in(low: float, high: float = float("inf"), low_open: bool = True, high_open: bool = True):
+    """A finite float in the interval (low, high) (ends open or closed), checked by argparse."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+        if not (ok and value == value and abs(value) != float("inf")):
+            interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+            raise argparse.ArgumentTypeError(f"must be a finite number in {interval}, got {text}")
+        return value
+    return parse
+
+
+_positive_int, _count = _int_at_least(1), _int_at_least(0)
+_positive_float, _nonnegative_float = _float_in(0.0), _float_in(0.0, low_open=False)
+
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .._version import __version__
+
+    parser = argparse.ArgumentParser(prog="fastgdml", description="Fast global machine-learned force fields "
+                                     "(sGDML-compatible).")
+    parser.add_argument("--version", action="version", version=f"fastgdml {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model on a dataset (closed form or preconditioned CG)",
+                       description="Train a GDML/sGDML model on an sGDML dataset .npz and write the model .npz.")
+    t.add_argument("dataset", help="sGDML dataset .npz")
+    t.add_argument("--n-train", type=_positive_int, required=True, help="number of training geometries")
+    t.add_argument("--sigma", type=_positive_float, default=None,
+                   help="kernel length scale in descriptor space (default: searched on the validation set, "
+                        "starting at 20: bracketing + golden section in log sigma, about 10 trainings; without "
+                        "validation geometries (--n-valid 0) 20 is used)")
+    t.add_argument("--lam", type=_nonnegative_float, default=1e-10, help="ridge regulariser lambda (default: 1e-10)")
+    t.add_argument("--lams", type=_nonnegative_float, nargs="+", default=None, metavar="LAM",
+                   help="with the sigma search: also train the chosen sigma with each of these lambdas (and --lam) "
+                        "and keep the best on the validation set, e.g. --lams 1e-8 1e-6 (default: --lam only)")
+    t.add_argument("--n-valid", type=_count, default=None,
+                   help="validation geometries from the rest of the dataset (default: up to 1000; 0: none)")
+    energy = t.add_mutually_exclusive_group()
+    energy.add_argument("--no-E", dest="use_E", action="store_false", help="ignore energies (forces only)")
+    energy.add_argument("--E-cstr", dest="use_E_cstr", action="store_true",
+                        help="add energy constraints to the kernel")
+    t.add_argument("--perms-from", metavar="FILE",
+                   help="take the atom permutations from this dataset or model file (key 'perms')")
+    t.add_argument("--n-test", type=_count, default=None,
+                   help="test geometries from the unused rest of the dataset (default: all; 0: no test)")
+    t.add_argument("--valid-dataset", metavar="FILE", default=None,
+                   help="draw the validation frames from this dataset (same molecule; recorded by md5)")
+    t.add_argument("--test-dataset", metavar="FILE", default=None,
+                   help="test on this dataset (frames used for training/validation are left out when it is the "
+                        "same dataset, by md5)")
+    t.add_argument("--no-plots", action="store_true", help="write the JSON report without PNG plots")
+    t.add_argument("--symmetries", choices=("auto", "none"), default="auto",
+                   help="without --perms-from or a 'perms' key in the dataset: find the permutation group from the "
+                        "training geometries (auto) or use none (default: auto)")
+    t.add_argument("--max-perms", type=_positive_int, default=100,
+                   help="size budget of the automatic symmetry search (default: 100; training cost grows "
+                        "linearly with it)")
+    t.add_argument("--seed", type=_count, default=0, help="seed of the train/validation sampling (default: 0)")
+    t.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    t.add_argument("--solver", choices=("auto", "cholesky", "cg"), default="auto",
+                   help="closed-form Cholesky, preconditioned CG, or auto: Cholesky when the dense kernel matrix "
+                        "fits --max-memory (default: auto)")
+    t.add_argument("--tol", type=_float_in(0.0, 1.0), default=1e-4, help="CG tolerance on |r|/|y| (default: 1e-4)")
+    t.add_argument("--max-memory", type=_positive_float, default=None, metavar="GB",
+                   help="memory budget of the solver in GB (default: 90%% of available memory for Cholesky, "
+                        "50%% for CG)")
+    t.add_argument("--inducing", type=_positive_int, default=None,
+                   help="inducing columns of the CG preconditioner (default: 4%% of the unknowns, at least 1700, "
+                        "within --max-memory)")
+    t.add_argument("--checkpoint", default=None, metavar="FILE",
+                   help="CG checkpoint file (default: OUTPUT with .ckpt.npz); removed after convergence")
+    t.add_argument("--checkpoint-interval", type=_nonnegative_float, default=300.0, metavar="SECONDS",
+                   help="seconds between CG checkpoints (default: 300)")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted CG run from its checkpoint")
+    t.add_argument("--block-jacobi", action="store_true",
+                   help="CG: add a block-Jacobi correction to the Nyström preconditioner (off by default)")
+
+    s = sub.add_parser("test", help="errors of a model on a dataset",
+                       description="Predict the geometries of a dataset and report energy and force errors. "
+                                   "Training and validation frames are left out when the dataset is the one the "
+                                   "model was trained on.")
+    s.add_argument("model", help="model .npz (fastgdml or sgdml)")
+    s.add_argument("dataset", help="sGDML dataset .npz")
+    s.add_argument("--n-test", type=_positive_int, default=None, help="test on this many frames (default: all)")
+    s.add_argument("--seed", type=_count, default=0, help="seed for choosing --n-test frames (default: 0)")
+    s.add_argument("--json", action="store_true", help="print one JSON line with e_mae, e_rmse, f_mae, f_rmse")
+
+    i = sub.add_parser("info", help="describe a dataset or model file, or (without FILE) this installation",
+                       description="Summary of a dataset or model file; without FILE: version, compute backends, "
+                                   "BLAS and threads of this installation.")
+    i.add_argument("file", nargs="?", help="dataset or model .npz")
+
+    lc = sub.add_parser("learning-curve", help="test errors against n_train (choosing a training budget)",
+                        description="Trains at each --sizes value and tests on the same held-out frames; writes "
+                                    "OUTPUT (.json) and a log-log plot next to it (.png, needs matplotlib).")
+    lc.add_argument("dataset", help="sGDML dataset .npz")
+    lc.add_argument("--sizes", type=_positive_int, nargs="+", required=True, help="training-set sizes")
+    lc.add_argument("--sigma", type=_positive_float, default=None, help="fixed sigma (default: searched per size)")
+    lc.add_argument("--n-valid", type=_positive_int, default=200, help="validation frames of the sigma search (default 200)")
+    lc.add_argument("--n-test", type=_positive_int, default=1000, help="common test frames (default 1000)")
+    lc.add_argument("--symmetries", choices=("auto", "none"), default="auto", help="as for train (default: auto)")
+    lc.add_argument("--seed", type=_count, default=0)
+    lc.add_argument("-o", "--output", required=True, help="JSON file to write (.json; the plot goes next to it)")
+    lc.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    lc.add_argument("-q", "--quiet", action="store_true")
+
+    pr = sub.add_parser("prune", help="reduce the descriptor of a model (rGDML): score features, retrain kept "
+                                      "fractions, keep the best on validation",
+                        description="Scores every descriptor feature of MODEL on unused geometries of DATASET, "
+                                    "retrains on each kept fraction (whole symmetry orbits of atom pairs), picks "
+                                    "the fraction of lowest validation force RMSE, tests the full and the chosen "
+                                    "model on the remaining frames, and writes OUTPUT, OUTPUT.prune.json and PNG "
+                                    "plots (curve, kept features by range, interaction maps).")
+    pr.add_argument("model", help="trained model .npz (fastgdml or sgdml)")
+    pr.add_argument("dataset", help="the dataset the model was trained on (checked by md5)")
+    pr.add_argument("--fractions", type=_float_in(0.0, 1.0, high_open=False), nargs="+", default=None,
+                    metavar="F", help="kept fractions to retrain (default: 1.0 0.9 ... 0.2)")
+    pr.add_argument("--n-score", type=_positive_int, default=300,
+                    help="geometries to score the features on (default: 300)")
+    pr.add_argument("--short-cutoff", type=_positive_float, default=5.0, metavar="LENGTH",
+                    help="pairs closer than this in every sampled geometry are short-range (default: 5, in the "
+                         "dataset's length unit)")
+    pr.add_argument("--protect-short", action="store_true", help="always keep the short-range pairs")
+    pr.add_argument("--n-test", type=_count, default=None,
+                    help="test frames (default: every frame not used for training, validation or scoring; 0: none)")
+    pr.add_argument("--interaction-frames", type=_count, default=100,
+                    help="geometries for the interaction maps (default: 100; 0: skip them)")
+    pr.add_argument("--solver", choices=("auto", "cholesky", "cg"), default="auto", help="as for train")
+    pr.add_argument("--max-memory", type=_positive_float, default=None, metavar="GB", help="as for train")
+    pr.add_argument("--tol", type=_float_in(0.0, 1.0), default=1e-4, help="as for train (default: 1e-4)")
+    pr.add_argument("--seed", type=_count, default=0, help="sampling of scoring/test frames (default: 0)")
+    pr.add_argument("--no-plots", action="store_true", help="write the JSON report without PNG plots")
+    pr.add_argument("-o", "--output", required=True, help="pruned model file to write (.npz)")
+    pr.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    pr.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+
+    ip = sub.add_parser("ipi", help="serve a model to an i-PI server over its socket protocol (PIMD, MD)",
+                        description="Connects to a running i-PI server (<ffsocket> in its input) and evaluates the "
+                                    "geometries it sends, one at a time, until i-PI ends the simulation. For all "
+                                    "beads in one batch use i-PI's <ffdirect> route instead "
+                                    "(fastgdml.clients.ipi_driver.pes_path()).")
+    ip.add_argument("model", help="model .npz (fastgdml or sgdml)")
+    where = ip.add_mutually_exclusive_group(required=True)
+    where.add_argument("--unix", metavar="NAME", help="i-PI's <address> of a mode='unix' socket (/tmp/ipi_NAME)")
+    where.add_argument("--host", help="host of a mode='inet' socket (with --port)")
+    ip.add_argument("--port", type=_int_at_least(1), default=None, help="port of a mode='inet' socket")
+    ip.add_argument("--energy-unit", default=None, help="the model's energy unit (default: its e_unit, else kcal/mol)")
+    ip.add_argument("--length-unit", default=None, help="the model's length unit (default: its r_unit, else Ang)")
+    ip.add_argument("--wait", type=_positive_float, default=60.0, metavar="SECONDS",
+                    help="how long to retry connecting while i-PI starts (default: 60)")
+    ip.add_argument("-q", "--quiet", action="store_true")
+
+    c = sub.add_parser("convert", help="trajectory with energies and forces (any ASE format) <-> dataset .npz",
+                       description="IN.npz -> OUT.xyz or OUT.extxyz (extxyz in eV, eV/Ang, Ang), or any file ASE "
+                                   "reads with energies and forces (extxyz, .traj, ASE db, ...) -> OUT.npz. Needs "
+                                   "ASE.")
+    c.add_argument("input")
+    c.add_argument("output")
+    c.add_argument("--e-unit", default="kcal/mol",
+                   help="energy unit of the dataset written (default: kcal/mol; also kJ/mol, eV, meV, Hartree)")
+    c.add_argument("--r-unit", default="Ang", help="length unit of the dataset written (default: Ang; also Bohr, nm)")
+    c.add_argument("--name", default=None, help="dataset name (default: the input's file name)")
+    c.add_argument("--theory", default="unknown", help="level of theory recorded in the dataset")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    return parser

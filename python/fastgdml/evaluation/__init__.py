@@ -1,0 +1,9 @@
+"""Evaluation of trained models: error measures and the training report.
+
+- :mod:`.metrics`: :func:`prediction_errors` (the sGDML error measures), how errors are stored in model files,
+  :func:`unused_frames` (frames a model was neither trained nor validated on);
+- :mod:`.report`: the training report (``MODEL.report.json`` and PNG plots) of ``fastgdml train``.
+"""
+from .metrics import prediction_errors, store_errors, trained_on, unused_frames, with_validation
+
+__all__ = ["prediction_errors", "store_errors", "trained_on", "unused_frames", "with_validation"]
