@@ -8,6 +8,7 @@
 #include "fastgdml/kernel_operator.hpp"
 #include "fastgdml/solver/closed_form.hpp"
 #include "fastgdml/solver/iterative.hpp"
+#include "fastgdml/solver/iterative_training.hpp"
 #include "fastgdml/solver/memory_plan.hpp"
 #include "fastgdml/solver/nystrom.hpp"
 #include "python/common.hpp"
@@ -216,6 +217,86 @@ py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Arra
   return py::make_tuple(x, info);
 }
 
+IntArray int_array(const std::vector<std::int64_t>& v) {
+  IntArray out(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
+// Iterative training with the core's checkpoint state (solver/iterative_training.hpp). resume: (x, iterations,
+// columns) or None; write_checkpoint(x, iterations, columns), stop_requested() -> bool, progress(iteration,
+// residual) and log(message) are Python callables or None. Exceptions they raise propagate.
+py::tuple train_iterative(const PyKernelOperator& op, const Array& y, const Array& x0,
+                          const solver::IterativeOptions& options, std::int64_t budget, std::int64_t inducing_request,
+                          double checkpoint_interval, const py::object& resume, const py::object& write_checkpoint,
+                          const py::object& stop_requested, const py::object& progress, const py::object& log) {
+  const std::int64_t M = op.size();
+  require(y.ndim() == 1 && y.shape(0) == M && x0.ndim() == 1 && x0.shape(0) == M,
+          "y and x0 must have shape (" + std::to_string(M) + ",)");
+  require(budget >= 0 && inducing_request >= 0, "budget and inducing_request must be >= 0");
+  require(checkpoint_interval >= 0.0, "checkpoint_interval must be >= 0 seconds");
+  solver::IterativeTrainingOptions o;
+  o.solver = options;
+  o.memory_budget = budget;
+  o.inducing_request = inducing_request;
+  o.checkpoint_interval = checkpoint_interval;
+  std::unique_ptr<solver::Checkpoint> ck;
+  if (!resume.is_none()) {
+    const auto t = resume.cast<py::tuple>();
+    require(t.size() == 3, "resume must be (x, iterations, columns)");
+    const Array rx = t[0].cast<Array>();
+    const IntArray rc = t[2].cast<IntArray>();
+    ck = std::make_unique<solver::Checkpoint>();
+    ck->x.assign(rx.data(), rx.data() + rx.size());
+    ck->iterations = t[1].cast<std::int64_t>();
+    ck->columns.assign(rc.data(), rc.data() + rc.size());
+  }
+  solver::TrainingCallbacks cb;
+  if (!write_checkpoint.is_none())
+    cb.write_checkpoint = [write_checkpoint](const solver::Checkpoint& c) {
+      py::gil_scoped_acquire acquire;
+      Array x(static_cast<py::ssize_t>(c.x.size()));
+      std::copy(c.x.begin(), c.x.end(), x.mutable_data());
+      write_checkpoint(x, c.iterations, int_array(c.columns));
+    };
+  if (!stop_requested.is_none())
+    cb.stop_requested = [stop_requested]() {
+      py::gil_scoped_acquire acquire;
+      return stop_requested().cast<bool>();
+    };
+  if (!progress.is_none())
+    cb.progress = [progress](std::int64_t it, double rel) {
+      py::gil_scoped_acquire acquire;
+      progress(it, rel);
+    };
+  cb.log = python_log(log);
+  Array x(M);
+  std::copy(x0.data(), x0.data() + M, x.mutable_data());
+  double* xp = x.mutable_data();
+  solver::IterativeTrainingResult r;
+  {
+    py::gil_scoped_release release;
+    r = solver::train_iterative(op.op(), y.data(), xp, o, ck.get(), cb);
+  }
+  py::dict info;
+  info["converged"] = r.solve.converged;
+  info["status"] = r.solve.status;
+  info["iterations"] = r.solve.iterations;
+  info["relative_residual"] = r.solve.relative_residual;
+  info["restarts"] = r.solve.restarts;
+  info["columns"] = int_array(r.solve.columns);
+  info["stopped"] = r.stopped;
+  info["checkpoints_written"] = r.checkpoints_written;
+  info["inducing"] = options.inducing;
+  if (budget > 0) {
+    info["inducing"] = r.plan.inducing;
+    info["max_inducing"] = r.plan.max_inducing;
+    info["cache_bytes"] = r.plan.cache_bytes;
+    info["fixed_bytes"] = r.plan.fixed_bytes;
+  }
+  return py::make_tuple(x, info);
+}
+
 // Closed-form training solve x = (K + lam I)^-1 y (solver/closed_form.hpp).
 Array solve_closed_form(const PyKernelOperator& op, const Array& y, double lam) {
   const std::int64_t M = op.size();
@@ -317,6 +398,14 @@ void bind_training(py::module_& m) {
         "Preconditioned CG on (K + lam I) x = y -> (x, info dict). on_preconditioner(columns) is called with the "
         "inducing columns of every preconditioner built (checkpoints store them).");
 
+  m.def("train_iterative", &train_iterative, py::arg("op"), py::arg("y"), py::arg("x0"), py::arg("options"),
+        py::arg("budget") = 0, py::arg("inducing_request") = 0, py::arg("checkpoint_interval") = 300.0,
+        py::arg("resume") = py::none(), py::arg("write_checkpoint") = py::none(),
+        py::arg("stop_requested") = py::none(), py::arg("progress") = py::none(), py::arg("log") = py::none(),
+        "Iterative training with the core's checkpoint state -> (x, info dict). budget > 0: the memory plan "
+        "chooses the inducing columns (inducing_request 0 = default); resume = (x, iterations, columns); "
+        "write_checkpoint(x, iterations, columns) is called every checkpoint_interval seconds, on a stop request "
+        "and when CG ends unconverged; stop_requested() is polled after every iteration.");
   m.def("solve_closed_form", &solve_closed_form, py::arg("op"), py::arg("y"), py::arg("lam"),
         "Closed-form training: (K + lam I)^-1 y by a dense Cholesky factorisation (RuntimeError naming the fixes "
         "when K + lam I is not positive definite).");
