@@ -21,7 +21,7 @@ from _common import SHARED_DATA, dgemm_time, write_json  # noqa: E402
 
 import fastgdml  # noqa: E402
 from fastgdml import _core  # noqa: E402
-from fastgdml.features import feature_orbits  # noqa: E402
+from fastgdml.pruning.importance import feature_orbits  # noqa: E402
 
 
 def synthetic_model(R_train: np.ndarray, z: np.ndarray, sigma: float, seed: int = 0) -> fastgdml.Model:

@@ -165,7 +165,7 @@ def ipi_run(model_path, R0, beads, steps, route) -> float:
             for z, r in zip(model.z, R0):
                 f.write(f"{SYMBOLS.get(int(z), 'X')} {r[0]:.8f} {r[1]:.8f} {r[2]:.8f}\n")
         if route == "ffdirect":
-            from fastgdml.ipi import pes_path
+            from fastgdml.clients.ipi_driver import pes_path
 
             ff = (f"<ffdirect name='fastgdml'><pes> custom </pes><pes_path> {pes_path()} </pes_path><parameters> "
                   f"{{model: {os.path.abspath(model_path)}}} </parameters><batch_size> {beads} </batch_size></ffdirect>")

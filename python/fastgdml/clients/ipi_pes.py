@@ -5,7 +5,7 @@ i-PI input::
 
     <ffdirect name='fastgdml'>
       <pes> custom </pes>
-      <pes_path> ...path printed by: python -c "import fastgdml.ipi as i; print(i.pes_path())" </pes_path>
+      <pes_path> ...path printed by: python -c "import fastgdml.clients.ipi_driver as i; print(i.pes_path())" </pes_path>
       <parameters> {model: model.npz} </parameters>
       <batch_size> 32 </batch_size>
     </ffdirect>
