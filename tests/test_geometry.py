@@ -45,3 +45,31 @@ def test_bad_lattices_are_refused_by_name(lattice, pattern):
 def test_good_lattice_is_float64():
     lat = check_lattice(np.eye(3, dtype=np.int32) * 5, "x")
     assert lat.dtype == np.float64 and np.array_equal(lat, 5 * np.eye(3))
+
+
+def test_same_lattice_tolerance_is_relative_to_the_reference():
+    from fastgdml.geometry import same_lattice
+
+    L = np.array([[6.0, 0.4, 0.0], [0.0, 5.5, 0.0], [0.0, 0.0, 7.0]])
+    assert same_lattice(L * (1 + 5e-7), L)
+    assert not same_lattice(L * (1 + 5e-6), L)
+    assert not same_lattice(L + 1e-4 * np.eye(3), L)
+
+
+def test_distance_matrices_use_the_minimum_image():
+    from fastgdml.geometry import distance_matrices
+
+    box = np.diag([4.0, 5.0, 6.0])
+    R = np.array([[[0.1, 0.1, 0.1], [3.9, 4.9, 5.9]]])  # 0.2 apart in every direction across the faces
+    np.testing.assert_allclose(distance_matrices(R, box)[0, 0, 1], np.sqrt(3) * 0.2, rtol=1e-12)
+    np.testing.assert_allclose(distance_matrices(R)[0, 0, 1], np.linalg.norm(R[0, 1] - R[0, 0]), rtol=1e-12)
+
+
+def test_short_range_pairs_of_a_periodic_dataset_use_the_minimum_image():
+    from fastgdml.pruning.workflow import short_range_features
+
+    box = np.diag([4.0, 5.0, 6.0])
+    R = np.array([[[0.1, 0.1, 0.1], [3.9, 4.9, 5.9], [2.0, 2.5, 3.0]]] * 3)
+    ds = fastgdml.Dataset(R, [1, 1, 8], np.zeros_like(R), lattice=box)
+    # pair (1, 0) is 0.35 apart through the faces; the other two are about 3 apart either way
+    assert short_range_features(ds, 1.0).tolist() == [True, False, False]

@@ -24,7 +24,7 @@ def check_lattice(lattice, where: str, error=ValueError) -> np.ndarray:
 
 def same_lattice(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two cells (3, 3) agree to 1e-6, relative and in units of the largest entry of ``b`` (the reference):
-    the test clients apply to the cell an MD engine sends against a model's own lattice."""
+    the one comparison of cells (an MD engine's cell against a model's lattice, datasets that are merged)."""
     return bool(np.allclose(a, b, rtol=1e-6, atol=1e-6 * np.abs(b).max()))
 
 

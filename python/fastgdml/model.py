@@ -171,30 +171,37 @@ class Model:
     # -- properties of the sGDML interface ---------------------------------------------------------------
     @property
     def n_atoms(self) -> int:
+        """Number of atoms N."""
         return int(self.z.size)
 
     @property
     def n_train(self) -> int:
+        """Number of training points n."""
         return int(np.asarray(self.arrays["R_desc"]).shape[1])
 
     @property
     def idxs_train(self) -> Optional[np.ndarray]:
+        """Training frames in the training dataset (key ``idxs_train``), if recorded."""
         return self.arrays.get("idxs_train")
 
     @property
     def idxs_valid(self) -> Optional[np.ndarray]:
+        """Validation frames (key ``idxs_valid``), if recorded."""
         return self.arrays.get("idxs_valid")
 
     @property
     def use_E_cstr(self) -> bool:
+        """Whether the model was trained with energy constraints (has ``alphas_E``)."""
         return "alphas_E" in self.arrays
 
     @property
     def r_unit(self) -> Optional[str]:
+        """Length unit label (key ``r_unit``), if recorded."""
         return as_str(self.arrays["r_unit"]) if "r_unit" in self.arrays else None
 
     @property
     def e_unit(self) -> Optional[str]:
+        """Energy unit label (key ``e_unit``), if recorded."""
         return as_str(self.arrays["e_unit"]) if "e_unit" in self.arrays else None
 
     @property

@@ -38,7 +38,8 @@ def _lookup(label, table: dict, kind: str, known: str, numbers: bool = False) ->
     if isinstance(label, str):
         key = label.strip().lower()
         if key not in table:
-            raise ValueError(f"unknown {kind} unit {label!r}; use one of {known}{', or pass a number' if numbers else ''}")
+            or_number = ", or pass a number" if numbers else ""
+            raise ValueError(f"unknown {kind} unit {label!r}; use one of {known}{or_number}")
         return table[key]
     if not numbers:
         raise ValueError(f"{kind} unit must be a label ({known}), got {label!r}")

@@ -30,6 +30,7 @@ def check_outputs(args, suffixes, what: str, derived, inputs) -> None:
 
 
 def cmd_test(args) -> int:
+    """``fastgdml test``: errors of a model on the frames of a dataset it has not seen."""
     from ..data.dataset import Dataset
     from ..evaluation.metrics import prediction_errors, unused_frames
     from ..model import Model
@@ -58,6 +59,7 @@ def cmd_test(args) -> int:
 
 
 def installation() -> None:
+    """Print version, backends, BLAS and threads (``fastgdml info`` without a file)."""
     from .. import _core
     from .._version import __version__
 
@@ -67,6 +69,7 @@ def installation() -> None:
 
 
 def cmd_info(args) -> int:
+    """``fastgdml info [FILE]``: summary of a dataset or model file, or of this installation."""
     from ..io.npz import MODEL_OBJECT_KEYS, as_str, load_npz
 
     if args.file is None:
@@ -114,6 +117,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_convert(args) -> int:
+    """``fastgdml convert``: dataset ``.npz`` to extxyz, or any trajectory ASE reads to a dataset."""
     from ..data import ase_io
     from ..data.dataset import Dataset
 
@@ -150,6 +154,7 @@ def main_driver(model_path: str, unix: Optional[str], host: Optional[str], port:
 
 
 def cmd_ipi(args) -> int:
+    """``fastgdml ipi``: serve a model to an i-PI server over its socket."""
     if args.host is not None and args.port is None:
         raise CliError("--host needs --port")
     served, seconds = main_driver(args.model, args.unix, args.host, args.port, args.energy_unit, args.length_unit,

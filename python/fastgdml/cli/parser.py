@@ -37,6 +37,7 @@ _positive_float, _nonnegative_float = _float_in(0.0), _float_in(0.0, low_open=Fa
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``fastgdml`` command and its sub-commands."""
     from .._version import __version__
 
     parser = argparse.ArgumentParser(prog="fastgdml", description="Fast global machine-learned force fields "

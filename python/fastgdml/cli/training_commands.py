@@ -13,6 +13,7 @@ from .commands import CliError, check_outputs
 
 
 def cmd_train(args) -> int:
+    """``fastgdml train``: output checks, one training or a sigma search, test errors, the report."""
     from ..data.dataset import Dataset
     from ..evaluation.report import report_paths
     from ..io.outputs import check_output, same_file
@@ -97,6 +98,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_learning_curve(args) -> int:
+    """``fastgdml learning-curve``: test errors against n_train, JSON and plot."""
     from ..data.dataset import Dataset
     from ..io.npz import atomic_path
     from ..training.learning_curve import learning_curve, plot_learning_curve
@@ -121,6 +123,7 @@ def cmd_learning_curve(args) -> int:
 
 
 def cmd_prune(args) -> int:
+    """``fastgdml prune``: reduced descriptor of a model, its tests, maps and report."""
     from ..data.dataset import Dataset
     from ..evaluation.metrics import prediction_errors, unused_frames
     from ..model import Model

@@ -1,11 +1,13 @@
 """i-PI ``<ffdirect>`` PES of a fastgdml/sGDML model: i-PI loads this file by path
-(``fastgdml.clients.ipi_driver.pes_path()``) and calls the driver in-process, with all beads of a step in one batch when ``<batch_size>`` is set.
+(``fastgdml.clients.ipi_driver.pes_path()``) and calls the driver in-process, with all beads of a step in one
+batch when ``<batch_size>`` is set.
 
 i-PI input::
 
     <ffdirect name='fastgdml'>
       <pes> custom </pes>
-      <pes_path> ...path printed by: python -c "import fastgdml.clients.ipi_driver as i; print(i.pes_path())" </pes_path>
+      <pes_path> ...the path that this prints:
+                 python -c "import fastgdml.clients.ipi_driver as i; print(i.pes_path())" </pes_path>
       <parameters> {model: model.npz} </parameters>
       <batch_size> 32 </batch_size>
     </ffdirect>
@@ -32,6 +34,7 @@ class FastgdmlPES(Dummy_driver):
         super().__init__(*args, **kwargs)
 
     def check_parameters(self):
+        """Load the model named in ``<parameters>`` (i-PI calls this once, after construction)."""
         from fastgdml.clients.ipi_driver import Units
         from fastgdml.model import Model
 
@@ -41,6 +44,7 @@ class FastgdmlPES(Dummy_driver):
         self.units = Units(self.model, self.energy_unit, self.length_unit)
 
     def compute(self, cell, pos):
+        """(potential, forces, virial, extras) of one geometry, or a list of them for a batch of beads."""
         from fastgdml.clients.ipi_driver import evaluate
 
         batched = isinstance(cell, list)

@@ -10,7 +10,7 @@ import numpy as np
 from ..io.memory import file_budget, gib
 from ..io.npz import MODEL_OBJECT_KEYS, NpzError, as_str, load_npz, save_npz_atomic
 from .._version import __version__
-from ..geometry import check_lattice, minimum_image
+from ..geometry import check_lattice, minimum_image, same_lattice
 
 
 class DatasetError(ValueError):
@@ -179,6 +179,7 @@ class Dataset:
     # -- convenience ------------------------------------------------------------------------------------
     @property
     def n_atoms(self) -> int:
+        """Number of atoms N."""
         return int(self.z.size)
 
     def __len__(self) -> int:
@@ -203,7 +204,7 @@ class Dataset:
             raise DatasetError(f"cannot merge datasets in different units ({self.e_unit}, {self.r_unit} vs "
                                f"{other.e_unit}, {other.r_unit}); convert one first")
         if (self.lattice is None) != (other.lattice is None) or (
-                self.lattice is not None and not np.allclose(self.lattice, other.lattice)):
+                self.lattice is not None and not same_lattice(other.lattice, self.lattice)):
             raise DatasetError("cannot merge datasets with different lattices")
         E = None if self.E is None else np.concatenate([np.ravel(self.E), np.ravel(other.E)])
         return Dataset(np.concatenate([self.R, other.R]), self.z, np.concatenate([self.F, other.F]), E=E,

@@ -19,6 +19,7 @@ from ..io.npz import atomic_path
 
 
 def report_paths(model_path: str) -> dict:
+    """The files written next to a model: its JSON report and plots, by kind."""
     stem = model_path[:-4] if model_path.endswith(".npz") else model_path
     return {"json": stem + ".report.json", "sigma_scan": stem + ".sigma_scan.png", "energies": stem + ".energies.png",
             "forces": stem + ".forces.png", "force_errors": stem + ".force_errors.png"}

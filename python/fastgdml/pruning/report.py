@@ -14,6 +14,7 @@ from ..evaluation.report import _save, _units, write_json_and_plots
 
 
 def prune_paths(model_path: str) -> dict:
+    """The files written next to a pruned model: its JSON report and plots, by kind."""
     stem = model_path[:-4] if model_path.endswith(".npz") else model_path
     return {key: f"{stem}.{key}.{'json' if key == 'prune' else 'png'}"
             for key in ("prune", "prune_curve", "kept_features", "interactions")}

@@ -46,6 +46,7 @@ class PruneResult:
     score_seconds: float = 0.0
 
     def table(self) -> str:
+        """Every kept fraction with its features, validation errors and training time, the best marked."""
         lines = ["  fraction  features  short  valid F RMSE  valid E RMSE  train s"]
         for f, k, s, e, t in zip(self.fractions, self.kept, self.short, self.errors, self.seconds):
             lines.append(f"  {f:8.2f}  {k:8d}  {s:5d}  {e['f_rmse']:12.4g}  {e['e_rmse']:12.4g}  {t:7.1f}"

@@ -45,9 +45,11 @@ class SigmaScan:
 
     @property
     def trainings(self) -> int:
+        """Number of trainings of the search (one per sigma)."""
         return len(self.sigmas)
 
     def table(self) -> str:
+        """Every sigma (and lambda) tried with its validation errors, the best marked."""
         rows = sorted(zip(self.sigmas, self.errors))
         lines = ["    sigma   valid F RMSE   valid E RMSE"]
         lines += [f"  {s:7.3g}   {e['f_rmse']:12.4g}   {e['e_rmse']:12.4g}" + ("   <- best" if s == self.best else "")
