@@ -51,3 +51,27 @@ def toy():
 @pytest.fixture
 def data_dir():
     return DATA
+
+
+def _backend_params():
+    """Every registered backend, plus "cuda" (marked gpu) so that its absence shows as a skip with a reason."""
+    from fastgdml import _core
+
+    names = sorted(set(_core.backends()) | {"cuda"})
+    return [pytest.param(n, marks=pytest.mark.gpu) if n == "cuda" else n for n in names]
+
+
+@pytest.fixture(params=_backend_params())
+def backend(request):
+    """The name of a compute backend of this build; one test body runs on each (tests/test_backend_conformance.py).
+    A backend that is not built, or whose device is missing, skips with the reason."""
+    from fastgdml import _core
+
+    name = request.param
+    if name not in _core.backends():
+        pytest.skip(f"backend '{name}' is not in this build (registered: {', '.join(_core.backends())})")
+    try:
+        _core.KernelOperator(make_toy(M=2)[0], TOY_PERMS[:1], 1.0, backend=name)
+    except RuntimeError as exc:  # e.g. no device: the factory says why
+        pytest.skip(f"backend '{name}' is registered but cannot run here: {exc}")
+    return name

@@ -34,3 +34,29 @@ def test_info_without_a_file_describes_the_installation(capsys):
     assert cli_main(["info"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"fastgdml {fastgdml.__version__}") and "backends: " + ", ".join(fastgdml.backends()) in out
+
+
+def test_training_on_an_unknown_backend_is_an_error_not_a_fallback(toy):
+    with pytest.raises(ValueError, match=r"unknown backend 'cuda'; available: cpu.*no CUDA backend"):
+        fastgdml.train(toy, 10, 1.2, perms=TOY_PERMS, n_valid=0, backend="cuda")
+    with pytest.raises(ValueError, match=r"unknown backend 'gpu'"):
+        fastgdml.SolverOptions(backend="gpu")
+
+
+@pytest.mark.parametrize("command", [["train", "DATA", "--sigma", "1.2"], ["test", "MODEL", "DATA"],
+                                     ["prune", "MODEL", "DATA"], ["learning-curve", "DATA", "--sizes", "5"],
+                                     ["ipi", "MODEL", "--unix", "x"]])
+def test_cli_backend_flag_names_the_available_backends(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(command + ["--backend", "nope"])
+    assert exit_info.value.code == 2
+    assert "unknown backend 'nope'; available: " + ", ".join(fastgdml.backends()) in capsys.readouterr().err
+
+
+def test_cli_trains_and_tests_on_the_named_backend(toy, tmp_path, capsys):
+    data, out = str(tmp_path / "toy.npz"), str(tmp_path / "model.npz")
+    toy.save(data)
+    assert cli_main(["train", data, "--n-train", "10", "--sigma", "1.2", "--n-valid", "5", "--backend", "cpu",
+                     "-o", out, "--quiet"]) == 0
+    assert fastgdml.Model.load(out).backend == "cpu"
+    assert cli_main(["test", out, data, "--backend", "cpu", "--json"]) == 0

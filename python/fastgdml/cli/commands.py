@@ -35,7 +35,7 @@ def cmd_test(args) -> int:
     from ..evaluation.metrics import prediction_errors, unused_frames
     from ..model import Model
 
-    model = Model.load(args.model)
+    model = Model.load(args.model, backend=args.backend)
     dataset = Dataset.load(args.dataset)
     if dataset.n_atoms != model.n_atoms or not np.array_equal(dataset.z, model.z):
         raise CliError(f"{args.dataset} holds a different molecule than {args.model} "
@@ -140,12 +140,13 @@ def cmd_convert(args) -> int:
 
 
 def main_driver(model_path: str, unix: Optional[str], host: Optional[str], port: Optional[int],
-                energy_unit: Optional[str], length_unit: Optional[str], wait: float, quiet: bool) -> Tuple[int, float]:
+                energy_unit: Optional[str], length_unit: Optional[str], wait: float, quiet: bool,
+                backend: str = "cpu") -> Tuple[int, float]:
     """The ``fastgdml ipi`` command: load, connect, serve; (geometries served, seconds)."""
     from ..clients.ipi_driver import connect, run_driver
     from ..model import Model
 
-    model = Model.load(model_path)
+    model = Model.load(model_path, backend=backend)
     sock = connect(unix=unix, host=host, port=port, wait=wait)
     log = None if quiet else (lambda text: print(f"fastgdml ipi: {text}", file=sys.stderr, flush=True))
     start = time.perf_counter()
@@ -158,7 +159,7 @@ def cmd_ipi(args) -> int:
     if args.host is not None and args.port is None:
         raise CliError("--host needs --port")
     served, seconds = main_driver(args.model, args.unix, args.host, args.port, args.energy_unit, args.length_unit,
-                                  args.wait, args.quiet)
+                                  args.wait, args.quiet, args.backend)
     if not args.quiet:
         rate = f", {served / seconds:.1f} per s" if seconds > 0 and served else ""
         print(f"fastgdml ipi: served {served} geometries in {seconds:.1f} s{rate}", file=sys.stderr)

@@ -4,6 +4,21 @@ from __future__ import annotations
 import argparse
 
 
+def _backend(name: str) -> str:
+    """A registered compute backend (fastgdml.backends()); argparse reports anything else with the list."""
+    from .. import _core
+
+    if name not in _core.backends():
+        raise argparse.ArgumentTypeError(f"unknown backend {name!r}; available: {', '.join(_core.backends())}"
+                                         + (" (this build has no CUDA backend)" if name == "cuda" else ""))
+    return name
+
+
+def _add_backend(p, what: str) -> None:
+    p.add_argument("--backend", type=_backend, default="cpu",
+                   help=f"compute backend for {what} (default cpu; 'fastgdml info' lists the available ones)")
+
+
 def _int_at_least(low: int):
     def parse(text: str) -> int:
         try:
@@ -101,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--block-jacobi", action="store_true",
                    help="CG: add a block-Jacobi correction to the Nyström preconditioner (off by default)")
 
+    _add_backend(t, "the kernel products of training and the validation predictions")
+
     s = sub.add_parser("test", help="errors of a model on a dataset",
                        description="Predict the geometries of a dataset and report energy and force errors. "
                                    "Training and validation frames are left out when the dataset is the one the "
@@ -110,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n-test", type=_positive_int, default=None, help="test on this many frames (default: all)")
     s.add_argument("--seed", type=_count, default=0, help="seed for choosing --n-test frames (default: 0)")
     s.add_argument("--json", action="store_true", help="print one JSON line with e_mae, e_rmse, f_mae, f_rmse")
+
+    _add_backend(s, "the predictions")
 
     i = sub.add_parser("info", help="describe a dataset or model file, or (without FILE) this installation",
                        description="Summary of a dataset or model file; without FILE: version, compute backends, "
@@ -129,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     lc.add_argument("-o", "--output", required=True, help="JSON file to write (.json; the plot goes next to it)")
     lc.add_argument("--overwrite", action="store_true", help="replace existing output files")
     lc.add_argument("-q", "--quiet", action="store_true")
+
+    _add_backend(lc, "the trainings")
 
     pr = sub.add_parser("prune", help="reduce the descriptor of a model (rGDML): score features, retrain kept "
                                       "fractions, keep the best on validation",
@@ -160,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     pr.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
+    _add_backend(pr, "scoring and retraining")
+
     ip = sub.add_parser("ipi", help="serve a model to an i-PI server over its socket protocol (PIMD, MD)",
                         description="Connects to a running i-PI server (<ffsocket> in its input) and evaluates the "
                                     "geometries it sends, one at a time, until i-PI ends the simulation. For all "
@@ -175,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("--wait", type=_positive_float, default=60.0, metavar="SECONDS",
                     help="how long to retry connecting while i-PI starts (default: 60)")
     ip.add_argument("-q", "--quiet", action="store_true")
+
+    _add_backend(ip, "the served predictions")
 
     c = sub.add_parser("convert", help="trajectory with energies and forces (any ASE format) <-> dataset .npz",
                        description="IN.npz -> OUT.xyz or OUT.extxyz (extxyz in eV, eV/Ang, Ang), or any file ASE "

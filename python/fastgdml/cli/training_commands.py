@@ -43,7 +43,8 @@ def cmd_train(args) -> int:
               solver=args.solver, tol=args.tol,
               max_memory=None if args.max_memory is None else int(args.max_memory * 1e9), inducing=args.inducing,
               block_jacobi=args.block_jacobi, symmetries=args.symmetries, max_perms=args.max_perms,
-              valid_dataset=None if args.valid_dataset is None else Dataset.load(args.valid_dataset))
+              valid_dataset=None if args.valid_dataset is None else Dataset.load(args.valid_dataset),
+              backend=args.backend)
     t0 = time.perf_counter()
     scan = None
     if args.sigma is None and args.n_valid != 0:
@@ -107,7 +108,7 @@ def cmd_learning_curve(args) -> int:
     check_outputs(args, ".json", "learning curve", [png], inputs=[args.dataset])
     dataset = Dataset.load(args.dataset)
     rows = learning_curve(dataset, args.sizes, sigma=args.sigma, n_valid=args.n_valid, n_test=args.n_test,
-                          seed=args.seed, verbose=not args.quiet, symmetries=args.symmetries)
+                          seed=args.seed, verbose=not args.quiet, symmetries=args.symmetries, backend=args.backend)
     print("  n_train   sigma   test F MAE   test F RMSE   test E MAE")
     for r in rows:
         print(f"  {r['n_train']:7d} {r['sigma']:7.3g} {r['f_mae']:12.4g} {r['f_rmse']:13.4g} {r['e_mae']:12.4g}")
@@ -133,7 +134,7 @@ def cmd_prune(args) -> int:
 
     derived = prune_paths(args.output).values() if not args.no_plots else [prune_paths(args.output)["prune"]]
     check_outputs(args, ".npz", "pruned model", derived, inputs=[args.model, args.dataset])
-    model, dataset = Model.load(args.model), Dataset.load(args.dataset)
+    model, dataset = Model.load(args.model, backend=args.backend), Dataset.load(args.dataset)
     t0 = time.perf_counter()
     best, result = prune(model, dataset, fractions=args.fractions or DEFAULT_FRACTIONS, n_score=args.n_score,
                          short_cutoff=args.short_cutoff, protect_short=args.protect_short, seed=args.seed,

@@ -30,6 +30,9 @@ class Calculator(_AseCalculator):
     length_unit : str or float, optional
         The model's length unit (``"Ang"``, ``"bohr"``, ``"nm"``) or its value in Angstrom. Default: the
         model's ``r_unit``, else Angstrom.
+    backend : str
+        Compute backend when ``model`` is a path (:func:`fastgdml.backends`; default ``"cpu"``). A Model object
+        keeps its own backend.
 
     Positions (Angstrom) are converted to model units, and results back to eV and eV/Angstrom. Atoms whose
     count or atomic numbers differ from the model's are refused.
@@ -41,12 +44,12 @@ class Calculator(_AseCalculator):
     implemented_properties = ["energy", "free_energy", "forces", "stress"]  # stress: periodic models only
 
     def __init__(self, model: Union[Model, str], energy_unit: Optional[Union[str, float]] = None,
-                 length_unit: Optional[Union[str, float]] = None, **kwargs):
+                 length_unit: Optional[Union[str, float]] = None, backend: str = "cpu", **kwargs):
         # Reentrant: get_property calls calculate. Without it two threads interleave check_state, calculate and
         # the read of self.results, and one gets the other's energy.
         self._lock = threading.RLock()
         super().__init__(**kwargs)
-        self.model = model if isinstance(model, Model) else Model.load(model)
+        self.model = model if isinstance(model, Model) else Model.load(model, backend=backend)
         # "is None", not "or": a factor of 0 must be refused, not silently replaced by the model's unit.
         self.eV_per_energy = ev_per((self.model.e_unit or "kcal/mol") if energy_unit is None else energy_unit,
                                     numbers=True)

@@ -68,7 +68,7 @@ class _Masking:
         """``_core.feature_deltas`` for geometries R (M, N, 3): scores, dE, g (and dF with ``forces``)."""
         m = self.model
         return _core.feature_deltas(self.N, self.X, self.V, self.b, m.perms, m.feature_mask, m.lattice, m.sigma,
-                                    m.std, self.orbit, np.ascontiguousarray(R), forces=forces)
+                                    m.std, self.orbit, np.ascontiguousarray(R), forces=forces, backend=m.backend)
 
     def deltas(self, R: np.ndarray):
         """(full terms, dF (n_orbits, N, 3), dE (n_orbits,)) of one geometry: full minus masked prediction, per

@@ -165,6 +165,7 @@ def prune(model: Model, dataset: Dataset, fractions: Sequence[float] = DEFAULT_F
     kw = dict(train_kw)
     kw.setdefault("lam", float(model.arrays.get("lam", 1e-10)))
     kw.setdefault("use_E", bool(np.asarray(model.arrays.get("use_E", True))))
+    kw.setdefault("backend", model.backend)  # retrain where the model runs
     models = result.models
     for f in fractions:
         mask = orbit_mask(result.scores, orbit, f, protected)

@@ -1,9 +1,9 @@
 """Iterative training: preconditioned CG in the C++ core, driven from here (DESIGN.md §3).
 
-The C++ solver (``_core.solve_iterative``) runs CG with the Nyström preconditioner, restarts on stalls and calls
-back after every iteration; this module sizes the preconditioner from a memory budget, shows progress, writes
-checkpoints of the iterate atomically and resumes from them. SIGINT and SIGTERM stop CG with a checkpoint
-(:class:`CgInterrupted`).
+The core's training entry (``_core.train_iterative``, solver/iterative_training.hpp) runs CG with the Nyström
+preconditioner, restarts on stalls and owns the checkpoint state: what a checkpoint holds, when one is due, how a
+resume continues. This module gives it the file format (atomic ``.npz`` with the task's fingerprint), the stop
+signal (SIGINT and SIGTERM stop CG with a checkpoint: :class:`CgInterrupted`), progress on stderr and warm starts.
 
 Checkpoints (their format and checks: :mod:`fastgdml.training.checkpoint`) hold the iterate, the iteration count,
 the inducing columns in use and the task they belong to.
@@ -169,31 +169,22 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, cg_plan: dict, seed: int
               + (f", warm start at relative residual {warm_residual:.3g}" if warm_residual is not None else ""),
               file=sys.stderr, flush=True)
     progress = _Progress(tol, verbose)
-    state = {"last_save": time.perf_counter(), "columns": np.asarray(o.columns, dtype=np.int64)}
+    resumed = (x0, o.iteration_offset, np.asarray(o.columns, dtype=np.int64)) if resume is not None else None
+    o.iteration_offset, o.columns = 0, []  # the core takes them from `resumed`
 
-    def save(it, x):
-        save_npz_atomic(checkpoint, {"x": x, "iterations": np.int64(it), "columns": state["columns"], **task})
-        state["last_save"] = time.perf_counter()
-
-    def columns_in_use(columns):
-        # every build (the first and each restart's): checkpoints hold the preconditioner in use, not the start's
-        state["columns"] = np.asarray(columns, dtype=np.int64)
-
-    def monitor(it, rel, x):
-        progress.update(it, rel)
-        if caught:
-            return False  # stop CG (the C++ loop ends at once); the checkpoint is written below
-        if checkpoint is not None and time.perf_counter() - state["last_save"] >= checkpoint_interval:
-            save(it, x)
-        return not caught  # a signal during that save
+    def save(x, iterations, columns):
+        save_npz_atomic(checkpoint, {"x": x, "iterations": np.int64(iterations),
+                                     "columns": np.asarray(columns, dtype=np.int64), **task})
 
     try:
         # The final save is inside too: a second Ctrl-C must not abort the checkpoint the first one asked for.
         with _signals_stop_cg() as caught:
-            x, info = _core.solve_iterative(op, y, x0, o, monitor, log, on_preconditioner=columns_in_use)
-            state["columns"] = info["columns"]
-            if checkpoint is not None and (caught or not info["converged"]):
-                save(info["iterations"], x)
+            x, info = _core.train_iterative(
+                op, y, x0, o, checkpoint_interval=checkpoint_interval, resume=resumed,
+                write_checkpoint=save if checkpoint is not None else None,
+                stop_requested=lambda: bool(caught), progress=progress.update, log=log)
+            if caught and checkpoint is not None and info["converged"] and not info["stopped"]:
+                save(x, info["iterations"], info["columns"])  # the signal came as the last iteration converged
     finally:
         progress.close()
     if caught:

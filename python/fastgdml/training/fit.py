@@ -42,7 +42,7 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
           checkpoint: Optional[str] = None, checkpoint_interval: float = 300.0, resume: Optional[str] = None,
           max_iterations: int = 0, block_jacobi: bool = False, symmetries: str = "auto",
           max_perms: int = 100, valid_dataset: Optional[Dataset] = None,
-          warm_start: Optional[Model] = None) -> Model:
+          warm_start: Optional[Model] = None, backend: str = "cpu") -> Model:
     """Train a model on ``dataset`` (closed-form Cholesky or iterative CG solve).
 
     Parameters
@@ -111,6 +111,10 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
         CG: start from this model's coefficients (rescaled by the least-squares factor), e.g. a model of the
         same training set at a neighbouring sigma or lambda; it must have the same training indices,
         permutations, energy constraints and mask. :func:`fastgdml.search_sigma` uses it between sigmas.
+    backend : str
+        Compute backend for the kernel products and the returned model's predictions (one of
+        :func:`fastgdml.backends`; default ``"cpu"``). An unknown or unavailable backend is an error, never a
+        silent fallback.
 
     Returns
     -------
@@ -123,7 +127,7 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
     options = SolverOptions(kind=solver, tol=tol, max_memory=max_memory, inducing=inducing,
                             block_jacobi=block_jacobi, max_iterations=max_iterations, checkpoint=checkpoint,
                             checkpoint_interval=checkpoint_interval, resume=resume, warm_start=warm_start, seed=seed,
-                            verbose=verbose)
+                            verbose=verbose, backend=backend)
     return train_task(task, options, validate=validate)
 
 
@@ -167,14 +171,14 @@ def train_task(task: TrainingTask, options: Optional[SolverOptions] = None, vali
         log.start(f"assembling and factoring the {n_rows} x {n_rows} kernel matrix ({need / 2**30:.2f} GiB, "
                   f"{n_rows ** 3 / 3e9:.1f} GFLOP; n={n}, N={N}, {len(perms)} permutation(s))")
         op = _core.KernelOperator(R, perms, float(task.sigma), use_energy=task.use_E_cstr, mask=task.mask,
-                                  lattice=dataset.lattice, cache_bytes=0)
+                                  lattice=dataset.lattice, cache_bytes=0, backend=options.backend)
         # assembly, + lambda I, Cholesky and its not-positive-definite policy: one driver in the core
         solution = _core.solve_closed_form(op, y, float(task.lam))
         solver_keys = {}
     else:
         op, solution, solver_keys = _solve_cg(task, options, R, y, std, log)
 
-    model = Model(_model_arrays(task, op, solution, std, solver_keys))
+    model = Model(_model_arrays(task, op, solution, std, solver_keys), backend=options.backend)
     if task.use_E and not task.use_E_cstr:  # GDML: c from the model's own training energies (built with c = 0)
         model._set_integration_constant(_integration_constant(model, R, dataset.E[idxs_train]))
     if validate and task.idxs_valid.size > 0:
@@ -221,7 +225,7 @@ def _solve_cg(task: TrainingTask, options: SolverOptions, R: np.ndarray, y: np.n
     log.start(f"descriptors and kernel weights for CG ({task.n_unknowns} unknowns; n={n}, N={N}, "
               f"{len(perms)} permutation(s))")
     op = _core.KernelOperator(R, perms, float(task.sigma), use_energy=task.use_E_cstr, mask=task.mask,
-                              lattice=dataset.lattice, cache_bytes=plan["cache_bytes"])
+                              lattice=dataset.lattice, cache_bytes=plan["cache_bytes"], backend=options.backend)
     log.done()
     fingerprint = task_fingerprint(dataset.md5, task.idxs_train, task.sigma, task.lam, perms, task.use_E_cstr,
                                    task.mask, tol)

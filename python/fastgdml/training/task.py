@@ -17,6 +17,7 @@ from typing import Optional
 
 import numpy as np
 
+from .. import _core
 from ..data.dataset import Dataset
 from ..data.sampling import stratified_sample
 from ..model import SIGMA_RANGE, Model
@@ -209,6 +210,8 @@ class SolverOptions:
     """Seed of the CG preconditioner's column sampling."""
     verbose: bool = False
     """Report each stage with its size and time, and CG progress, on stderr."""
+    backend: str = "cpu"
+    """Compute backend of the kernel products and of the trained model (one of :func:`fastgdml.backends`)."""
 
     def __post_init__(self):
         if self.kind not in SOLVERS:
@@ -217,3 +220,6 @@ class SolverOptions:
             raise ValueError("resume continues an iterative (CG) solve; use solver='cg' or 'auto'")
         if not (np.isfinite(self.tol) and 0 < self.tol < 1):
             raise ValueError(f"tol must be in (0, 1), got {self.tol}")
+        if self.backend not in _core.backends():
+            raise ValueError(f"unknown backend {self.backend!r}; available: {', '.join(_core.backends())}"
+                             + (" (this build has no CUDA backend)" if self.backend == "cuda" else ""))
