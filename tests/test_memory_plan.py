@@ -41,3 +41,18 @@ def test_kernel_operator_admits_the_cache_the_plan_counts():
     assert need <= _core.KernelOperator(R, TOY_PERMS, 1.0, cache_bytes=need).cache_bytes < need + 8 * 12 * 2
     assert _core.KernelOperator(R, TOY_PERMS, 1.0, cache_bytes=need - 1).cache_bytes == 0
     assert _core.closed_form_bytes(12, 5, len(TOY_PERMS), True) == 8 * (12 * 15 + 12) ** 2
+
+
+def test_the_core_chooses_the_solver_from_the_dense_size():
+    need = _core.closed_form_bytes(20, 5, 6, True)  # (20 * 15 + 20)^2 doubles
+    assert need == 8 * 320 ** 2
+    assert _core.choose_solver(20, 5, 6, True, "auto", need) == "cholesky"
+    assert _core.choose_solver(20, 5, 6, True, "auto", need - 1) == "cg"
+    assert _core.choose_solver(20, 5, 6, True, "auto", need, resuming=True) == "cg"
+    assert _core.choose_solver(20, 5, 6, True, "cg", 10 * need) == "cg"
+    with pytest.raises(ValueError, match=r"needs 0\.0 GiB for the 320 x 320 kernel matrix .*solver='cg'"):
+        _core.choose_solver(20, 5, 6, True, "cholesky", need - 1)
+    with pytest.raises(ValueError, match="resume continues an iterative"):
+        _core.choose_solver(20, 5, 6, True, "cholesky", need, resuming=True)
+    with pytest.raises(ValueError, match="solver must be"):
+        _core.choose_solver(20, 5, 6, True, "lu", need)

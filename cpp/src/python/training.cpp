@@ -345,6 +345,21 @@ void bind_training(py::module_& m) {
         },
         py::arg("n"), py::arg("n_atoms"), py::arg("G"), py::arg("use_energy"),
         "Bytes of the closed-form solve (the dense kernel matrix).");
+  m.def("choose_solver",
+        [](std::int64_t n, int n_atoms, int G, bool use_energy, const std::string& requested,
+           std::int64_t closed_form_budget, bool resuming) {
+          solver::SolverKind kind = solver::SolverKind::kAuto;
+          if (requested == "cholesky") kind = solver::SolverKind::kClosedForm;
+          else if (requested == "cg") kind = solver::SolverKind::kIterative;
+          else require(requested == "auto", "solver must be 'auto', 'cholesky' or 'cg', got '" + requested + "'");
+          const solver::SolverKind chosen =
+              solver::choose_solver(training_shape(n, n_atoms, G, use_energy), kind, closed_form_budget, resuming);
+          return std::string(chosen == solver::SolverKind::kClosedForm ? "cholesky" : "cg");
+        },
+        py::arg("n"), py::arg("n_atoms"), py::arg("G"), py::arg("use_energy"), py::arg("requested"),
+        py::arg("closed_form_budget"), py::arg("resuming") = false,
+        "'cholesky' or 'cg' for a training of this shape (solver/memory_plan.hpp); ValueError when an explicit "
+        "'cholesky' does not fit closed_form_budget bytes or is asked to resume.");
   m.def("plan_iterative", &plan_iterative, py::arg("n"), py::arg("n_atoms"), py::arg("G"), py::arg("use_energy"),
         py::arg("budget"), py::arg("inducing") = 0, py::arg("block_jacobi") = false,
         "The CG plan within budget bytes: dict(cache_bytes, fixed_bytes, max_columns, inducing, max_inducing, "

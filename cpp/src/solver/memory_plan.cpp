@@ -45,4 +45,24 @@ IterativePlan plan_iterative(const TrainingShape& s, std::int64_t budget, std::i
   return plan;
 }
 
+SolverKind choose_solver(const TrainingShape& s, SolverKind requested, std::int64_t closed_form_budget,
+                         bool resuming) {
+  const std::int64_t need = closed_form_bytes(s), M = unknowns(s);
+  if (requested == SolverKind::kAuto)
+    return need <= closed_form_budget && !resuming ? SolverKind::kClosedForm : SolverKind::kIterative;
+  if (requested == SolverKind::kClosedForm) {
+    if (resuming) throw std::invalid_argument("resume continues an iterative (CG) solve; use solver='cg' or 'auto'");
+    if (need > closed_form_budget) {
+      char text[64];
+      std::snprintf(text, sizeof text, "%.1f GiB for the %lld x %lld", need / double(1 << 30),
+                    static_cast<long long>(M), static_cast<long long>(M));
+      char have[32];
+      std::snprintf(have, sizeof have, "%.1f", closed_form_budget / double(1 << 30));
+      throw std::length_error(std::string("the closed-form solver needs ") + text + " kernel matrix but only " +
+                              have + " GiB are allowed; use fewer training points (n_train) or solver='cg'");
+    }
+  }
+  return requested;
+}
+
 }  // namespace fastgdml::solver

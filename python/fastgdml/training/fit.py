@@ -157,7 +157,7 @@ def train_task(task: TrainingTask, options: Optional[SolverOptions] = None, vali
     dataset, idxs_train, perms = task.dataset, task.idxs_train, task.perms
     N, n, n_rows = dataset.n_atoms, task.n_train, task.n_unknowns
     need = _core.closed_form_bytes(n, N, len(perms), task.use_E_cstr)  # the core's memory model
-    solver = _choose_solver(options, need, n_rows)
+    solver = _choose_solver(options, task)
 
     R = dataset.R[idxs_train]
     hit = coincident_atoms(R, dataset.lattice)
@@ -189,17 +189,16 @@ def train_task(task: TrainingTask, options: Optional[SolverOptions] = None, vali
     return model
 
 
-def _choose_solver(options: SolverOptions, need: int, n_rows: int) -> str:
-    """"cholesky" or "cg" for a dense matrix of ``need`` bytes (``n_rows`` square) within the options' budget."""
+def _choose_solver(options: SolverOptions, task: TrainingTask) -> str:
+    """"cholesky" or "cg" by the core's rule (solver/memory_plan.hpp: the dense matrix within the budget, nothing
+    resumed); the budget is the caller's: ``max_memory``, else 90% of the available memory. MemoryError when an
+    explicit Cholesky does not fit."""
     dense_budget = int(0.9 * available_bytes()) if options.max_memory is None else int(options.max_memory)
-    solver = options.kind
-    if solver == "auto":
-        solver = "cholesky" if need <= dense_budget and options.resume is None else "cg"
-    if solver == "cholesky" and need > dense_budget:
-        raise MemoryError(f"the closed-form solver needs {need / 2**30:.1f} GiB for the {n_rows} x {n_rows} kernel "
-                          f"matrix but only {dense_budget / 2**30:.1f} GiB are allowed; use fewer training points "
-                          f"(n_train) or solver='cg'")
-    return solver
+    try:
+        return _core.choose_solver(task.n_train, task.dataset.n_atoms, len(task.perms), task.use_E_cstr,
+                                   options.kind, dense_budget, options.resume is not None)
+    except ValueError as exc:
+        raise MemoryError(str(exc)) from None
 
 
 def _labels(task: TrainingTask):

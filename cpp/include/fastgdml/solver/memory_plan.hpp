@@ -38,4 +38,12 @@ struct IterativePlan {
 IterativePlan plan_iterative(const TrainingShape& s, std::int64_t budget, std::int64_t inducing_request,
                              bool block_jacobi);
 
+enum class SolverKind { kAuto, kClosedForm, kIterative };
+
+// The solver of a training: kClosedForm when the dense matrix fits closed_form_budget (and nothing is resumed),
+// else kIterative; an explicit request is kept. Throws std::length_error naming the sizes and the fixes for a
+// closed form that does not fit, std::invalid_argument for a closed form asked to resume.
+SolverKind choose_solver(const TrainingShape& s, SolverKind requested, std::int64_t closed_form_budget,
+                         bool resuming);
+
 }  // namespace fastgdml::solver
