@@ -108,3 +108,32 @@ def test_a_checkpoint_of_another_task_is_refused(problem, resume, match):
     x = np.zeros(op.size) if x is None else x
     with pytest.raises(ValueError, match=match):
         _core.train_iterative(op, y, np.zeros(op.size), options(), resume=(x, it, cols.astype(np.int64)))
+
+
+def test_block_jacobi_resume_with_only_the_checkpoint_columns(problem):
+    """A resume may give the columns without an inducing count (budget 0, inducing 0): the block-Jacobi
+    correction still gets K's diagonal blocks (it used to be built from none and read out of bounds)."""
+    op, y, exact = problem
+    o = options(inducing=0)
+    o.block_jacobi = True
+    cols = np.arange(0, op.size, 37, dtype=np.int64)
+    x, info = _core.train_iterative(op, y, np.zeros(op.size), o, resume=(np.zeros(op.size), 0, cols))
+    assert info["converged"] and np.array_equal(info["columns"], cols)
+    assert relative(x, exact) < 1e-3
+
+
+def test_a_preconditioner_keeps_its_operator_alive():
+    """The Python NystromPreconditioner computes on its operator's backend: dropping every other reference to
+    the operator must not free it (keep_alive)."""
+    import gc
+
+    R = make_toy(M=8, seed=3)[0]
+    cols = np.arange(0, 120, 7, dtype=np.int64)
+    kept = _core.KernelOperator(R, TOY_PERMS, 1.2)
+    v = np.random.default_rng(1).standard_normal(kept.size)
+    want = _core.NystromPreconditioner(kept, 1e-4, cols).apply(v)
+    P = _core.NystromPreconditioner(_core.KernelOperator(R, TOY_PERMS, 1.2), 1e-4, cols)
+    gc.collect()
+    junk = [np.full(kept.size, 7.0) for _ in range(50)]  # reuse freed memory if it were freed
+    np.testing.assert_allclose(P.apply(v), want, rtol=1e-13)
+    del junk

@@ -192,7 +192,8 @@ void test_sharded_solvers_equal_the_serial_ones() {
   std::normal_distribution<double> normal;
   for (double& v : p.y) v = normal(rng);
   const int ranks = 2;
-  const std::int64_t m = p.M / ranks;
+  const std::int64_t rows_of[2] = {50, 40};  // unequal shards: every rank must still take the same branches
+  const std::int64_t first_of[2] = {0, 50};
 
   solver::IterativeOptions options;
   options.lambda = 1e-3;
@@ -226,7 +227,7 @@ void test_sharded_solvers_equal_the_serial_ones() {
   on_ranks(ranks, [&](int rank) {
     const ThreadCommunicator comm(team, rank);
     solver::SolverContext ctx = solver::context_of(*cpu, comm);
-    const std::int64_t first = rank * m;
+    const std::int64_t first = first_of[rank], m = rows_of[rank];
     ctx.rows = {first, p.M};
     std::vector<double> x(m, 0.0);
     const solver::LinearMap K = [&](const double* v, double* out) { sharded_matvec(p, comm, first, m, v, out); };
@@ -252,6 +253,65 @@ void test_sharded_solvers_equal_the_serial_ones() {
   check(dP < 1e-10, "sharded Nystrom apply equals the serial one (rel. difference " + format_e(dP) + ")");
   const double dx = relative_difference(x_sharded, x_serial);
   check(dx < 1e-8, "sharded CG solution equals the serial one (rel. difference " + format_e(dx) + ")");
+
+  // What the sharded solvers refuse rather than compute wrongly: rows outside the total, a missing RowShare with
+  // several ranks, and the (not yet sharded) block-Jacobi correction.
+  ThreadTeam pair(2);
+  std::vector<std::string> errors(2);
+  on_ranks(2, [&](int rank) {
+    const ThreadCommunicator comm(pair, rank);
+    solver::SolverContext ctx = solver::context_of(*cpu, comm);
+    const auto refused = [&](const std::function<void()>& f) {
+      try {
+        f();
+      } catch (const std::invalid_argument& e) {
+        return std::string(e.what());
+      }
+      return std::string();
+    };
+    ctx.rows = {60, p.M};  // 60 + 45 > 90
+    const std::string outside = refused([&] {
+      solver::NystromPreconditioner(ctx, 45, 1e-3, {0, 1}, columns_rows(60, 45));
+    });
+    ctx.rows = {};
+    const std::string missing = refused([&] {
+      solver::NystromPreconditioner(ctx, 45, 1e-3, {0, 1}, columns_rows(0, 45));
+    });
+    ctx.rows = {rank * 45, p.M};
+    solver::DiagonalBlocks blocks;
+    solver::NystromOptions with_blocks;
+    with_blocks.diagonal = &blocks;
+    const std::string block_jacobi = refused([&] {
+      solver::NystromPreconditioner(ctx, 45, 1e-3, {0, 1}, columns_rows(rank * 45, 45), nullptr, with_blocks);
+    });
+    errors[rank] = outside.empty() || missing.empty() || block_jacobi.find("block-Jacobi") == std::string::npos
+                       ? "not refused: '" + outside + "' '" + missing + "' '" + block_jacobi + "'"
+                       : "";
+  });
+  check(errors[0].empty() && errors[1].empty(),
+        "bad row shares and sharded block-Jacobi are refused on every rank " + errors[0] + errors[1]);
+}
+
+// A diagonal that does not cover the rows is refused (it used to be read out of bounds when a resume gave
+// columns without inducing columns).
+void test_a_diagonal_that_does_not_cover_the_rows_is_refused() {
+  const std::unique_ptr<Backend> cpu = make_backend("cpu");
+  const std::int64_t M = 12;
+  const std::vector<double> A = spd_matrix(M, 5);
+  const solver::ColumnsFn columns = [&](const std::vector<std::int64_t>& cols, double* out) {
+    for (std::int64_t i = 0; i < M; ++i)
+      for (std::size_t c = 0; c < cols.size(); ++c) out[i * cols.size() + c] = A[i * M + cols[c]];
+  };
+  solver::DiagonalBlocks empty;
+  solver::NystromOptions options;
+  options.diagonal = &empty;
+  try {
+    solver::NystromPreconditioner(solver::context_of(*cpu), M, 1e-3, {1, 4}, columns, nullptr, options);
+    check(false, "an empty block-Jacobi diagonal is refused");
+  } catch (const std::invalid_argument& e) {
+    check(std::string(e.what()).find("do not cover the 12 rows") != std::string::npos,
+          std::string("an empty block-Jacobi diagonal is refused: ") + e.what());
+  }
 }
 
 }  // namespace
@@ -260,6 +320,7 @@ int main() {
   try {
     test_a_state_of_another_backend_is_refused();
     test_sharded_solvers_equal_the_serial_ones();
+    test_a_diagonal_that_does_not_cover_the_rows_is_refused();
   } catch (const std::exception& e) {
     std::printf("FAIL uncaught exception: %s\n", e.what());
     return 1;

@@ -78,7 +78,8 @@ struct ModelData {
   // Queries with a pair of (kept) atoms closer than this are refused (std::domain_error naming the geometry and
   // the atoms): far closer than any training pair the model is meaningless, and at 0 the descriptor is undefined.
   double min_distance = 0.0;
-  // Bound on predict's work arrays (descriptors, Jacobians, kernel sums: 5 doubles per entry and geometry).
+  // Bound on predict's work arrays (descriptors, Jacobians, kernel sums: 5 doubles per entry and geometry);
+  // the CPU keeps them per thread between calls only while they stay small (a few MB).
   std::int64_t work_bytes = std::int64_t{1} << 28;
 };
 

@@ -140,12 +140,14 @@ class CpuModelState final : public ModelState {
   std::int64_t work_bytes;
 };
 
-// Per-thread scratch of predict: concurrent predictions on one model stay independent, and a thread that
-// predicts one geometry per MD step reuses its arrays instead of allocating them every step.
+// Scratch of predict. Small batches (an MD step, a few beads) reuse per-thread arrays instead of allocating them
+// every step; concurrent predictions on one model stay independent. Larger batches use arrays of their own call,
+// so that no thread keeps up to work_bytes after one large batch.
 struct PredictScratch {
   std::vector<double> Xq, g, Z;
   SumWorkspace sums;
 };
+constexpr std::int64_t kKeptScratchBytes = std::int64_t{4} << 20;
 
 class CpuBackend final : public Backend {
  public:
@@ -223,8 +225,10 @@ class CpuBackend final : public Backend {
     const std::int64_t D = s.layout.size();
     // Chunks of geometries bound the work arrays (5 doubles per descriptor entry and geometry).
     const std::int64_t chunk = std::max<std::int64_t>(1, s.work_bytes / (40 * D));
-    thread_local PredictScratch scratch;
     const std::int64_t rows = std::min(B, chunk) * D;
+    thread_local PredictScratch kept;
+    PredictScratch own;
+    PredictScratch& scratch = rows * 40 <= kKeptScratchBytes ? kept : own;
     if (static_cast<std::int64_t>(scratch.Xq.size()) < rows) {
       scratch.Xq.resize(rows);
       scratch.g.resize(rows * 3);

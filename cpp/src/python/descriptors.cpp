@@ -59,7 +59,7 @@ py::dict py_feature_deltas(int n_atoms, const Array& X, const Array& V, const st
   result["scores"] = scores;
   result["dE"] = dE;
   result["g"] = g;
-  result["backend"] = backend;  // the model state was prepared and served there (Predictor checks it)
+  result["backend"] = backend;  // the model state was prepared and served there (the backend checks it: state_of)
   if (forces) {
     Array dF({B, n_orbits, static_cast<std::int64_t>(n_atoms), std::int64_t{3}});
     std::copy(out.dF.begin(), out.dF.end(), dF.mutable_data());

@@ -124,6 +124,8 @@ class PyNystrom {
   PyNystrom(const PyKernelOperator& op, double lam, const IntArray& cols, const py::object& log, bool block_jacobi,
             bool single_precision, bool always_qr)
       : M_(op.size()) {
+    require(op.op().backend().vectors().host_memory(),
+            "NystromPreconditioner: the Python object needs a host-memory backend, got '" + op.backend() + "'");
     std::vector<std::int64_t> c(cols.data(), cols.data() + cols.size());
     const solver::LogFn log_fn = python_log(log);
     py::gil_scoped_release release;
@@ -135,7 +137,6 @@ class PyNystrom {
     options.always_qr = always_qr;
     p_ = std::make_unique<solver::NystromPreconditioner>(solver::context_of(op.op().backend()), M_, lam, std::move(c),
                                                          solver::columns_of(op.op()), log_fn, options);
-    require(op.op().backend().vectors().host_memory(), "NystromPreconditioner: the Python object needs a host-memory backend");
   }
   Array apply(const Array& v) const {
     require(v.ndim() == 1 && v.shape(0) == M_, "v must have shape (" + std::to_string(M_) + ",)");
@@ -383,7 +384,8 @@ void bind_training(py::module_& m) {
   py::class_<PyNystrom>(m, "NystromPreconditioner")
       .def(py::init<const PyKernelOperator&, double, const IntArray&, const py::object&, bool, bool, bool>(),
            py::arg("op"), py::arg("lam"), py::arg("cols"), py::arg("log") = py::none(), py::arg("block_jacobi") = false,
-           py::arg("single_precision") = true, py::arg("always_qr") = false)
+           py::arg("single_precision") = true, py::arg("always_qr") = false,
+           py::keep_alive<1, 2>())  // the preconditioner computes on the operator's backend: keep it alive
       .def("apply", &PyNystrom::apply, py::arg("v"), "(K~ + lam I)^-1 v")
       .def("leverage_scores", &PyNystrom::leverage_scores)
       .def_property_readonly("jitter", &PyNystrom::jitter)

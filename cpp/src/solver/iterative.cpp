@@ -17,6 +17,7 @@ IterativeResult solve_iterative(const SolverContext& ctx, std::int64_t M, const 
     ctx.vectors.axpy(M, lambda, v, out);
   };
   // Columns are indices into all ranks' rows; every rank samples the same ones (same scores, same seed).
+  ctx.check_rows(M);
   const std::int64_t M_all = ctx.global_rows(M);
   // A resume continues with the checkpoint's columns, which may be more than options.inducing after growth.
   std::int64_t k = std::min(std::max<std::int64_t>(options.inducing, options.columns.size()), M_all);
@@ -41,7 +42,7 @@ IterativeResult solve_iterative(const SolverContext& ctx, std::int64_t M, const 
 
   std::unique_ptr<NystromPreconditioner> P;
   DiagonalBlocks blocks;
-  if (options.block_jacobi && options.inducing > 0) {
+  if (options.block_jacobi && k > 0) {  // k > 0 also when only a resume's columns are given
     if (!diagonal) throw std::invalid_argument("block_jacobi needs the kernel's diagonal blocks");
     blocks = diagonal();
   }
@@ -108,16 +109,19 @@ DiagonalBlocks diagonal_of(const KernelOperator& K) {
 }
 
 IterativeResult solve_iterative(const KernelOperator& K, const double* y, double* x, const IterativeOptions& options,
-                                const Monitor& monitor, const LogFn& log, const PreconditionerFn& on_preconditioner,
-                                const Communicator& comm) {
-  const SolverContext ctx = context_of(K.backend(), comm);
+                                const Monitor& monitor, const LogFn& log, const PreconditionerFn& on_preconditioner) {
+  const SolverContext ctx = context_of(K.backend());
   const std::int64_t M = K.size();
+  const LinearMap K_apply = [&K](const double* v, double* out) { K.backend().kernel_matvec(K.state(), v, out); };
+  const auto solve = [&](const double* y_b, double* x_b) {
+    return solve_iterative(ctx, M, K_apply, columns_of(K), [&K]() { return diagonal_of(K); }, y_b, x_b, options,
+                           monitor, log, on_preconditioner);
+  };
+  if (ctx.vectors.host_memory()) return solve(y, x);
   Buffer y_dev = ctx.vectors.allocate(M), x_dev = ctx.vectors.allocate(M);
   ctx.vectors.from_host(M, y, y_dev.get());
   ctx.vectors.from_host(M, x, x_dev.get());
-  const LinearMap K_apply = [&K](const double* v, double* out) { K.backend().kernel_matvec(K.state(), v, out); };
-  IterativeResult result = solve_iterative(ctx, M, K_apply, columns_of(K), [&K]() { return diagonal_of(K); },
-                                           y_dev.get(), x_dev.get(), options, monitor, log, on_preconditioner);
+  IterativeResult result = solve(y_dev.get(), x_dev.get());
   ctx.vectors.to_host(M, x_dev.get(), x);
   return result;
 }

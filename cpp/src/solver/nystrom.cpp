@@ -39,6 +39,10 @@ NystromPreconditioner::NystromPreconditioner(const SolverContext& ctx, std::int6
     : ctx_(ctx), M_(M), k_(static_cast<std::int64_t>(cols.size())), lambda_(lambda), cols_(std::move(cols)) {
   if (k_ < 1) throw std::invalid_argument("a Nyström preconditioner needs at least one inducing column");
   if (!(lambda > 0.0)) throw std::invalid_argument("the Nyström preconditioner needs lambda > 0");
+  ctx_.check_rows(M);
+  if (options.diagonal != nullptr && ctx_.comm.size() > 1)
+    throw std::invalid_argument("the block-Jacobi correction is not sharded yet; use the plain Nyström "
+                                "preconditioner with several ranks");
   const VectorSpace& vs = ctx_.vectors;
   const DenseAlgebra& la = ctx_.algebra;
   const std::int64_t k = k_;
@@ -49,23 +53,28 @@ NystromPreconditioner::NystromPreconditioner(const SolverContext& ctx, std::int6
   t_ = vs.allocate(k);
   const double t_columns = seconds_since(start);
 
-  // L_CC = chol(K_CC + jitter I), column-major; K_CC are the rows cols of K[:, C] (symmetric). Row-sharded, each
-  // rank holds some of those rows: the sum over ranks of the zero-padded gathers is K_CC.
-  Buffer K_CC = vs.allocate(k * k), L = vs.allocate(k * k);
+  // K_CC = R_CC^T R_CC (+ jitter I); K_CC are the rows cols of K[:, C] (symmetric), gathered row-major. Read as a
+  // column-major matrix that is K_CC^T, whose upper triangle holds K[cols[a], cols[b]] for a >= b: the triangle
+  // kernel_columns computes as the lower one. Row-sharded, each rank holds some of those rows: the sum over ranks
+  // of the zero-padded gathers is K_CC. A failed factorisation is retried on a fresh gather (W is unchanged).
+  Buffer L = vs.allocate(k * k);  // R_CC (upper, column-major), the transpose of L_CC
   std::vector<std::int64_t> local_rows(k);
   for (std::int64_t a = 0; a < k; ++a) {
     const std::int64_t r = cols_[a] - ctx_.rows.first_row;
     local_rows[a] = r >= 0 && r < M ? r : -1;
   }
-  la.gather_rows(k, W, local_rows.data(), k, K_CC.get());
-  allreduce(K_CC.get(), k * k);
+  const auto gather = [&] {
+    vs.fill(k * k, 0.0, L.get());
+    la.gather_rows(k, W, local_rows.data(), k, L.get());
+    allreduce(L.get(), k * k);
+  };
+  gather();
   std::vector<double> diagonal(k);
-  la.diagonal_to_host(k, K_CC.get(), diagonal.data());
+  la.diagonal_to_host(k, L.get(), diagonal.data());
   const double max_diag = *std::max_element(diagonal.begin(), diagonal.end());
   for (;;) {
-    vs.copy(k * k, K_CC.get(), L.get());
     la.add_to_diagonal(k, jitter_, L.get());
-    const int info = la.potrf_lower(k, L.get());
+    const int info = la.potrf_upper(k, L.get());
     if (info == 0) break;
     const double next = jitter_ == 0.0 ? std::numeric_limits<double>::epsilon() * max_diag : jitter_ * 10.0;
     if (next > 1e-2 * max_diag)
@@ -77,9 +86,9 @@ NystromPreconditioner::NystromPreconditioner(const SolverContext& ctx, std::int6
       log("K_CC not positive definite at its leading minor " + std::to_string(info) + "; adding jitter " +
           format(next) + " (max diagonal " + format(max_diag) + ")");
     jitter_ = next;
+    gather();
   }
-  K_CC.reset();
-  la.trsm_right(true, Op::kTrans, M, k, L.get(), W, k);  // Kbar = K[:, C] L_CC^-T
+  la.trsm_right(false, Op::kNoTrans, M, k, L.get(), W, k);  // Kbar = K[:, C] L_CC^-T = K[:, C] R_CC^-1
   L.reset();
 
   if (options.diagonal == nullptr) {
@@ -98,10 +107,10 @@ NystromPreconditioner::NystromPreconditioner(const SolverContext& ctx, std::int6
 
 void NystromPreconditioner::allreduce(double* x, std::int64_t count) const {
   if (ctx_.comm.size() == 1) return;
-  std::vector<double> host(count);
-  ctx_.vectors.to_host(count, x, host.data());
-  ctx_.comm.allreduce_sum(host.data(), count);
-  ctx_.vectors.from_host(count, host.data(), x);
+  if (static_cast<std::int64_t>(host_.size()) < count) host_.resize(count);  // kept: apply reduces every iteration
+  ctx_.vectors.to_host(count, x, host_.data());
+  ctx_.comm.allreduce_sum(host_.data(), count);
+  ctx_.vectors.from_host(count, host_.data(), x);
 }
 
 void NystromPreconditioner::apply_block_jacobi(const DiagonalBlocks& diagonal, const LogFn& log) {
@@ -109,6 +118,12 @@ void NystromPreconditioner::apply_block_jacobi(const DiagonalBlocks& diagonal, c
   const VectorSpace& vs = ctx_.vectors;
   const DenseAlgebra& la = ctx_.algebra;
   const std::int64_t k = k_, b = diagonal.block;
+  if (diagonal.count < 0 || b < 1 || diagonal.count * b > M_ ||
+      diagonal.count * b + static_cast<std::int64_t>(diagonal.scalars.size()) != M_ ||
+      static_cast<std::int64_t>(diagonal.blocks.size()) != diagonal.count * b * b)
+    throw std::invalid_argument("block-Jacobi diagonal: " + std::to_string(diagonal.count) + " blocks of " +
+                                std::to_string(b) + " and " + std::to_string(diagonal.scalars.size()) +
+                                " single entries do not cover the " + std::to_string(M_) + " rows");
   double* W = W_->doubles();
   block_ = b;
   blocks_ = diagonal.count;
@@ -163,7 +178,9 @@ void NystromPreconditioner::factor_inner(bool always_qr, const LogFn& log) {
     double trace = 0.0;
     for (double d : diagonal) trace += d;
     la.add_to_diagonal(k, 1.0, R_.get());
-    const double gram_error = std::numeric_limits<double>::epsilon() * std::sqrt(double(M)) * trace;
+    // With the global row count, so that every rank takes the same branch.
+    const double rows = static_cast<double>(ctx_.global_rows(M));
+    const double gram_error = std::numeric_limits<double>::epsilon() * std::sqrt(rows) * trace;
     if (gram_error < kMaxGramError && la.potrf_upper(k, R_.get()) == 0) return;
     if (log)
       log("preconditioner: I + W^T W too ill-conditioned for Cholesky (rounding error estimate " +

@@ -5,6 +5,9 @@
 // The solvers call it at every point where a row-sharded computation needs the other ranks' rows: the dot
 // products and norms of CG, the Gram matrix W^T W and the inducing block K_CC of the Nyström build, W^T a in
 // its apply, and the leverage scores. Buffers are host memory (counts are small: scalars, k or k x k entries).
+// Every rank must reach the same collective calls in the same order: a rank that throws between them leaves the
+// others waiting, so an MPI communicator must turn an error on one rank into the end of all (MPI_Abort or an
+// error broadcast); the serial one has nothing to wait for.
 #pragma once
 
 #include <cstdint>

@@ -4,7 +4,8 @@
 // E depends on the pair vectors d_k only, and a strain e maps d_k to (I + e) d_k, so with the descriptor
 // x_k = 1/|d_k| and its compressed Jacobian g_k = d_k / |d_k|^3 = d_k x_k^3:
 //   dE/de_ab = sum_k dE/dx_k dx_k/dd_k,a d_k,b = sum_k dE/dx_k (-g_k,a) (g_k,b / x_k^3)
-// With the descriptor-space force z (F = scale J^T z, dE/dx = -scale z):  dE/de_ab = scale sum_k z_k g_k,a g_k,b / x_k^3.
+// With the descriptor-space force z (F = scale J^T z, dE/dx = -scale z):
+//   dE/de_ab = scale sum_k z_k g_k,a g_k,b / x_k^3.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // Closed-form training: x = (K + lambda I)^-1 y by a dense Cholesky factorisation (DESIGN.md §3, small problems).
-// One driver for Python, the C ABI and the C++ benchmarks: assembly, the ridge, the factorisation and the policy
-// for a matrix that is not positive definite (an error naming the cause and the fixes, never a silent jitter).
+// One driver for Python and (issue 14) the C ABI and C++ benchmarks: assembly, the ridge, the factorisation and
+// the policy for a matrix that is not positive definite (an error naming the cause and the fixes, never a silent
+// jitter).
 #pragma once
 
 #include <cstdint>

@@ -3,6 +3,9 @@
 // a vector themselves, so they run unchanged on the CPU, on a GPU and over MPI ranks.
 #pragma once
 
+#include <stdexcept>
+#include <string>
+
 #include "fastgdml/backend.hpp"
 #include "fastgdml/compute/communicator.hpp"
 #include "fastgdml/compute/dense_algebra.hpp"
@@ -24,6 +27,18 @@ struct SolverContext {
   RowShare rows{};
 
   std::int64_t global_rows(std::int64_t local) const { return rows.total_rows < 0 ? local : rows.total_rows; }
+
+  // std::invalid_argument unless this rank's `local` rows lie inside the total (and the total is given exactly
+  // when there are several ranks).
+  void check_rows(std::int64_t local) const {
+    const bool sharded = rows.total_rows >= 0;
+    if ((comm.size() > 1 && !sharded) ||
+        (sharded && (rows.first_row < 0 || local < 0 || rows.first_row + local > rows.total_rows)))
+      throw std::invalid_argument("solver rows: " + std::to_string(local) + " rows from row " +
+                                  std::to_string(rows.first_row) + " do not fit the " +
+                                  std::to_string(rows.total_rows) + " rows of " + std::to_string(comm.size()) +
+                                  " rank(s); give each rank its RowShare");
+  }
 
   // This rank's part of a dot product summed over all ranks.
   double dot(std::int64_t n, const double* x, const double* y) const {

@@ -61,12 +61,11 @@ IterativeResult solve_iterative(const SolverContext& ctx, std::int64_t M, const 
                                 const IterativeOptions& options, const Monitor& monitor, const LogFn& log,
                                 const PreconditionerFn& on_preconditioner = nullptr);
 
-// The training entry that Python, the C ABI and the C++ benchmarks call: the same solve on K's backend, with
-// y and x as host arrays (K.size() each; x holds the start iterate) staged into the backend's memory.
+// The same solve on K's backend (one process: K is not sharded), with y and x as host arrays (K.size() each;
+// x holds the start iterate), staged into the backend's memory when that is not the host's.
 IterativeResult solve_iterative(const KernelOperator& K, const double* y, double* x, const IterativeOptions& options,
                                 const Monitor& monitor, const LogFn& log,
-                                const PreconditionerFn& on_preconditioner = nullptr,
-                                const Communicator& comm = serial_communicator());
+                                const PreconditionerFn& on_preconditioner = nullptr);
 
 // K's columns and diagonal blocks as the solvers take them (backend memory / host blocks).
 ColumnsFn columns_of(const KernelOperator& K);

@@ -1,4 +1,4 @@
-// Iterative training in one entry (DESIGN.md §3), for Python, the C ABI and the C++ benchmarks alike: the memory
+// Iterative training in one entry (DESIGN.md §3), for Python and (issue 14) the C ABI and C++ benchmarks: the memory
 // plan from a budget (memory_plan.hpp), the preconditioned CG with restarts (iterative.hpp) and the checkpoint
 // state — what a checkpoint holds (the iterate, the cumulative iterations, the inducing columns of the
 // preconditioner in use), when one is written (every checkpoint_interval seconds, on a stop request, when the

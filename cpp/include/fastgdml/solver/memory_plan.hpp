@@ -1,6 +1,6 @@
 // The memory model of training, in one place: what the dense solve, the cached kernel weights of K v and the
-// Nyström preconditioner take, and how a budget becomes a solver plan. Python (fastgdml.train), the C ABI and the
-// C++ benchmarks size their solves with it; KernelOperator admits its cache with the same formula.
+// Nyström preconditioner take, and how a budget becomes a solver plan. Python (fastgdml.train) and (issue 14) the
+// C ABI and C++ benchmarks size their solves with it; the CPU backend admits its cache with the same formula.
 #pragma once
 
 #include <cstdint>

@@ -54,6 +54,7 @@ struct NystromOptions {
   bool always_qr = false;                    // R from the streamed QR even when the Cholesky would do
 };
 
+// Computes on the backend that ctx's vector space and algebra belong to: it must not outlive that backend.
 class NystromPreconditioner {
  public:
   // M: this rank's rows (ctx.rows); cols: global column indices; columns() fills this rank's rows of K[:, cols].
@@ -88,6 +89,7 @@ class NystromPreconditioner {
   Buffer L_scalar_inv_;            // 1 / sqrt of the remaining diagonal entries of D, if blocks are used
   std::int64_t scalars_ = 0;
   Buffer t_;                       // k: apply's workspace
+  mutable std::vector<double> host_;  // host staging of the reductions (several ranks only)
 };
 
 // k distinct indices in [0, M), uniformly (sorted).
