@@ -9,6 +9,7 @@ Model         load/save sGDML model files, predict energies and forces
 Calculator    ASE calculator (eV / Angstrom)
 search_sigma  kernel length scale chosen on a validation set
 prune         reduced descriptors (rGDML): feature_scores, retraining on kept fractions, interactions
+get_include   the C ABI's header directory; get_library: libfastgdml.so (C/C++ programs, LAMMPS plugin)
 
 Subpackages, by concern: ``data`` (datasets, sampling, ASE trajectories), ``symmetry`` (permutation groups),
 ``training``, ``evaluation`` (errors, reports), ``pruning``, ``clients`` (ASE, i-PI), ``io`` (safe files,
@@ -21,6 +22,7 @@ from ._openmp import default_wait_policy
 
 with default_wait_policy():  # OpenMP reads it when the core loads (see _openmp.py)
     from ._core import backends, set_num_threads, get_num_threads
+from ._c_library import get_include, get_library
 from .data import Dataset, DatasetError
 from .model import Model, ModelError
 # The old modules fastgdml.train and fastgdml.prune share their names with the functions below: loaded first, so
@@ -52,6 +54,8 @@ __all__ = [
     "set_num_threads",
     "backends",
     "get_num_threads",
+    "get_include",
+    "get_library",
 ]
 
 

@@ -66,6 +66,25 @@ def installation() -> None:
     print(f"fastgdml {__version__}")
     print(f"  backends: {', '.join(_core.backends())}")
     print(f"  BLAS: {_core.blas_name()} ({_core.blas_threads()} threads)   OpenMP threads: {_core.get_num_threads()}")
+    from .._c_library import get_include, get_library
+
+    try:
+        print(f"  C ABI: header {get_include()}/fastgdml/c_api.h, library {get_library()}")
+    except FileNotFoundError as exc:
+        print(f"  C ABI: not installed ({exc})")
+
+
+def cmd_config(args) -> int:
+    """``fastgdml config``: where the C ABI is, for build systems (one value per option, nothing else)."""
+    from .. import _c_library as c
+
+    try:
+        value = {"include": c.get_include, "library": c.get_library, "cflags": c.compile_flags,
+                 "libs": c.link_flags}[args.what]()
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None
+    print(value)
+    return 0
 
 
 def cmd_info(args) -> int:

@@ -135,6 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    "BLAS and threads of this installation.")
     i.add_argument("file", nargs="?", help="dataset or model .npz")
 
+    cf = sub.add_parser("config", help="paths of the C ABI (header, library) for compiling C/C++ programs",
+                        description="Print one value for build systems, e.g. "
+                                    "cc prog.c $(fastgdml config --cflags) $(fastgdml config --libs).")
+    what = cf.add_mutually_exclusive_group(required=True)
+    what.add_argument("--include", dest="what", action="store_const", const="include",
+                      help="the include directory (holds fastgdml/c_api.h)")
+    what.add_argument("--library", dest="what", action="store_const", const="library",
+                      help="the shared library libfastgdml.so")
+    what.add_argument("--cflags", dest="what", action="store_const", const="cflags", help="-I<include directory>")
+    what.add_argument("--libs", dest="what", action="store_const", const="libs",
+                      help="-L<dir> -lfastgdml -Wl,-rpath,<dir>")
+
     lc = sub.add_parser("learning-curve", help="test errors against n_train (choosing a training budget)",
                         description="Trains at each --sizes value and tests on the same held-out frames; writes "
                                     "OUTPUT (.json) and a log-log plot next to it (.png, needs matplotlib).")
