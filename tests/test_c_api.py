@@ -287,6 +287,18 @@ def test_bad_geometries_are_geometry_errors(fixture_model, client, tmp_path):
     assert done.returncode == 10 + ERR_GEOMETRY and "NaN" in done.stderr, done.stderr
 
 
+def test_the_unit_table_is_the_python_one(client):
+    from fastgdml.units import energy_units, length_units
+
+    for kind, table in (("energy", energy_units()), ("length", length_units())):
+        for label, value in table.items():
+            for spelling in (label, label.upper()):
+                done = run(client, "--unit", kind, spelling)
+                assert done.returncode == 0 and float(done.stdout) == value, (kind, spelling, done.stdout)
+    done = run(client, "--unit", "energy", "furlong")
+    assert done.returncode == 10 + ERR_ARGUMENT and "unknown energy unit 'furlong'" in done.stderr
+
+
 def test_installation_paths_are_reported(capsys):
     from fastgdml.cli import main
 

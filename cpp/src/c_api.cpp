@@ -2,6 +2,7 @@
 // a thread-local message; nothing throws across the boundary and nothing exits the process.
 #include "fastgdml/c_api.h"
 
+#include <cctype>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,30 @@ struct fgdml_model {
 namespace {
 
 thread_local std::string last_error;
+
+// The unit table of python/fastgdml/units.py (ASE's constants; tests/test_c_api.py checks they agree).
+struct Unit {
+  const char* label;
+  double value;
+};
+constexpr Unit kEnergyUnits[] = {{"kcal/mol", 0.04336410390059322}, {"kj/mol", 0.010364269574711572},
+                                 {"ev", 1.0}, {"mev", 1e-3}, {"hartree", 27.211386024367243},
+                                 {"ha", 27.211386024367243}};
+constexpr Unit kLengthUnits[] = {{"ang", 1.0}, {"angstrom", 1.0}, {"a", 1.0}, {"bohr", 0.5291772105638411},
+                                 {"au", 0.5291772105638411}, {"nm", 10.0}};
+
+template <std::size_t K>
+bool lookup(const Unit (&table)[K], const std::string& label, double* value) {
+  std::string key;
+  for (char c : label)
+    if (c != ' ') key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const Unit& u : table)
+    if (key == u.label) {
+      *value = u.value;
+      return true;
+    }
+  return false;
+}
 
 // What the Python module does at import, done once before the first model: BLAS runs its jobs on the OpenMP
 // team (one thread pool, no oversubscription) and a forked child keeps a usable core.
@@ -120,6 +145,32 @@ int fgdml_model_units(const fgdml_model* m, const char** energy_unit, const char
   if (m == nullptr) return fail(FGDML_ERR_ARGUMENT, "fgdml_model_units: model is NULL");
   if (energy_unit != nullptr) *energy_unit = m->energy_unit.c_str();
   if (length_unit != nullptr) *length_unit = m->length_unit.c_str();
+  return FGDML_OK;
+}
+
+int fgdml_energy_unit_in_ev(const char* label, double* value) {
+  if (label == nullptr || value == nullptr) return fail(FGDML_ERR_ARGUMENT, "fgdml_energy_unit_in_ev: NULL argument");
+  if (!lookup(kEnergyUnits, label, value))
+    return fail(FGDML_ERR_ARGUMENT, std::string("unknown energy unit '") + label +
+                                        "'; use one of kcal/mol, kJ/mol, eV, meV, Hartree (Ha)");
+  return FGDML_OK;
+}
+
+int fgdml_length_unit_in_angstrom(const char* label, double* value) {
+  if (label == nullptr || value == nullptr)
+    return fail(FGDML_ERR_ARGUMENT, "fgdml_length_unit_in_angstrom: NULL argument");
+  if (!lookup(kLengthUnits, label, value))
+    return fail(FGDML_ERR_ARGUMENT, std::string("unknown length unit '") + label +
+                                        "'; use one of Ang (Angstrom, A), Bohr (au), nm");
+  return FGDML_OK;
+}
+
+int fgdml_model_unit_factors(const fgdml_model* m, double* eV_per_energy, double* angstrom_per_length) {
+  if (m == nullptr || eV_per_energy == nullptr || angstrom_per_length == nullptr)
+    return fail(FGDML_ERR_ARGUMENT, "fgdml_model_unit_factors: NULL argument");
+  if (fgdml_energy_unit_in_ev(m->energy_unit.c_str(), eV_per_energy) != FGDML_OK ||
+      fgdml_length_unit_in_angstrom(m->length_unit.c_str(), angstrom_per_length) != FGDML_OK)
+    return fail(FGDML_ERR_MODEL, "the model's units: " + last_error);
   return FGDML_OK;
 }
 

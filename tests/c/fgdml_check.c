@@ -1,6 +1,7 @@
 /* A C99 client of the fastgdml C ABI, compiled by tests/test_c_api.py against the installed header and library.
  *
- *   fgdml_check MODEL                      load only: prints "ok N_ATOMS ENERGY_UNIT LENGTH_UNIT PERIODIC"
+ *   fgdml_check --unit energy|length LABEL prints the label's value in eV or Angstrom (%.17g)
+ *   fgdml_check MODEL                      load only: prints "ok N_ATOMS ENERGY_UNIT LENGTH_UNIT PERIODIC z Z..."
  *   fgdml_check MODEL R.bin B OUT.bin      predicts B geometries (B x N x 3 doubles in R.bin) and writes E (B), F
  *                                          (B x N x 3) and the virial W (B x 9) as doubles to OUT.bin; then
  *                                          predicts them again on 4 threads at once (one geometry per call) and
@@ -52,6 +53,14 @@ static void* predict_one_at_a_time(void* arg) {
 }
 
 int main(int argc, char** argv) {
+  if (argc == 4 && strcmp(argv[1], "--unit") == 0) {
+    double value = 0.0;
+    const int rc = strcmp(argv[2], "energy") == 0 ? fgdml_energy_unit_in_ev(argv[3], &value)
+                                                  : fgdml_length_unit_in_angstrom(argv[3], &value);
+    if (rc != FGDML_OK) return failed(rc);
+    printf("%.17g\n", value);
+    return 0;
+  }
   if (argc != 2 && argc != 5) {
     fprintf(stderr, "usage: %s MODEL [R.bin B OUT.bin]\n", argv[0]);
     return 2;

@@ -58,6 +58,14 @@ FGDML_API int fgdml_model_atomic_numbers(const fgdml_model* m, int* z);
 /* *energy_unit and *length_unit receive the model's unit labels ("kcal/mol", "eV", "Ang", "bohr", ...; the sGDML
    defaults "kcal/mol" and "Ang" when the file names none); the strings live as long as the model. */
 FGDML_API int fgdml_model_units(const fgdml_model* m, const char** energy_unit, const char** length_unit);
+/* The values of the model's units in eV and Angstrom (*eV_per_energy, *angstrom_per_length), from the same table
+   as the Python package (fastgdml.units: ASE's CODATA constants). FGDML_ERR_MODEL for a unit label the table lacks. */
+FGDML_API int fgdml_model_unit_factors(const fgdml_model* m, double* eV_per_energy, double* angstrom_per_length);
+/* One label's value: eV per energy unit ("kcal/mol", "kJ/mol", "eV", "meV", "Hartree"/"Ha") or Angstrom per length
+   unit ("Ang"/"Angstrom"/"A", "Bohr"/"au", "nm"), case-insensitive. FGDML_ERR_ARGUMENT for an unknown label. */
+FGDML_API int fgdml_energy_unit_in_ev(const char* label, double* value);
+FGDML_API int fgdml_length_unit_in_angstrom(const char* label, double* value);
+
 /* 1 when the model is periodic (then lattice, if not NULL, receives its 3 x 3 cell, vectors as columns, row-major,
    model length units), 0 when molecular, -1 for a NULL model. */
 FGDML_API int fgdml_model_lattice(const fgdml_model* m, double* lattice);
