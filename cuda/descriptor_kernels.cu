@@ -6,6 +6,7 @@
 // backend runs.
 #include <cstdint>
 
+#include "descriptor_kernels.cuh"
 #include "fastgdml/math/descriptor.hpp"
 
 namespace fastgdml::cuda {
@@ -26,14 +27,12 @@ __global__ void descriptor_kernel(const double* __restrict__ R, std::int64_t M, 
 
 }  // namespace
 
-// Launches descriptor_kernel on stream; all pointers are device pointers.
 void launch_descriptors(const double* R, std::int64_t M, int n_atoms, std::int64_t D, const int* pair_a,
                         const int* pair_b, const double* lat, const double* lat_inv, double* X, double* g,
                         cudaStream_t stream) {
-  const int threads = 256;
-  const std::int64_t work = M * D;
-  const int blocks = static_cast<int>(work / threads + 1 < 65535 ? work / threads + 1 : 65535);
-  descriptor_kernel<<<blocks, threads, 0, stream>>>(R, M, n_atoms, D, pair_a, pair_b, lat, lat_inv, X, g);
+  const unsigned threads = 256;
+  FASTGDML_LAUNCH(descriptor_kernel, blocks_for(M * D, threads), threads, stream, R, M, n_atoms, D, pair_a, pair_b,
+                  lat, lat_inv, X, g);
 }
 
 }  // namespace fastgdml::cuda

@@ -91,4 +91,24 @@ Lattice Lattice::from_matrix(const double* L) {
   return lat;
 }
 
+AtomIncidence atom_incidence(const DescriptorLayout& layout) {
+  const int N = layout.n_atoms();
+  const std::int64_t D = layout.size();
+  std::vector<std::vector<std::pair<std::int64_t, double>>> lists(N);
+  for (std::int64_t m = 0; m < D; ++m) {
+    lists[layout.pair_a()[m]].push_back({m, -1.0});
+    lists[layout.pair_b()[m]].push_back({m, +1.0});
+  }
+  AtomIncidence inc;
+  inc.start.push_back(0);
+  for (const auto& l : lists) {
+    for (const auto& [m, s] : l) {
+      inc.feature.push_back(m);
+      inc.sign.push_back(s);
+    }
+    inc.start.push_back(static_cast<std::int64_t>(inc.feature.size()));
+  }
+  return inc;
+}
+
 }  // namespace fastgdml

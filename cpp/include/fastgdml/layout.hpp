@@ -30,6 +30,16 @@ class DescriptorLayout {
   std::vector<std::int64_t> feature_of_pair_;  // full pair index -> feature index, -1 when masked out
 };
 
+// The features touching each atom, in increasing feature order, with the sign of that atom's block in J
+// (-1 on a_k, +1 on b_k): J^T w of one atom is sum_e sign[e] w[feature[e]] g[feature[e]] over
+// e in [start[atom], start[atom + 1]). Kernel columns (CPU) and J^T (CUDA) walk J by atom with them.
+struct AtomIncidence {
+  std::vector<std::int64_t> start;    // n_atoms + 1
+  std::vector<std::int64_t> feature;  // 2 D
+  std::vector<double> sign;           // 2 D
+};
+AtomIncidence atom_incidence(const DescriptorLayout& layout);
+
 // Inverse maps: inv[p][delta_p[k]] = k, so (P_p^T x)[m] = x[inv_p[m]].
 std::vector<int> invert_permutation_maps(const std::vector<int>& maps, std::int64_t D);
 

@@ -28,31 +28,6 @@ struct ColumnGroup {
   std::int64_t energy_slot = -1;           // output position of the energy column, -1 if not requested
 };
 
-struct Incidence {  // features touching each atom, with the sign of that atom's block in J
-  std::vector<std::int64_t> start, feature;
-  std::vector<double> sign;
-};
-
-Incidence atom_incidence(const DescriptorLayout& layout) {
-  const int N = layout.n_atoms();
-  const std::int64_t D = layout.size();
-  std::vector<std::vector<std::pair<std::int64_t, double>>> lists(N);
-  for (std::int64_t m = 0; m < D; ++m) {
-    lists[layout.pair_a()[m]].push_back({m, -1.0});
-    lists[layout.pair_b()[m]].push_back({m, +1.0});
-  }
-  Incidence inc;
-  inc.start.push_back(0);
-  for (const auto& l : lists) {
-    for (const auto& [m, s] : l) {
-      inc.feature.push_back(m);
-      inc.sign.push_back(s);
-    }
-    inc.start.push_back(static_cast<std::int64_t>(inc.feature.size()));
-  }
-  return inc;
-}
-
 }  // namespace
 
 void kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, const double* g, bool with_energy,
@@ -82,7 +57,7 @@ void kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, co
       grp.energy_slot = s;
     }
   }
-  const Incidence inc = atom_incidence(layout);
+  const AtomIncidence inc = atom_incidence(layout);
   const Matern52 kernel(in.sigma);
 
 #pragma omp parallel

@@ -51,14 +51,15 @@ FASTGDML_HD void descriptor(const double* R, std::int64_t D, const int* pair_a, 
   }
 }
 
+// One entry of J v: g_k . (v_b - v_a) for the pair's compressed Jacobian g_k (3) and its atoms' vectors.
+FASTGDML_HD double jacobian_entry(const double* g_k, const double* va, const double* vb) {
+  return g_k[0] * (vb[0] - va[0]) + g_k[1] * (vb[1] - va[1]) + g_k[2] * (vb[2] - va[2]);
+}
+
 // (J v)_k = g_k . (v_b - v_a), v of length 3N.
 FASTGDML_HD void jacobian_dot(const double* g, std::int64_t D, const int* pair_a, const int* pair_b,
                               const double* v, double* out) {
-  for (std::int64_t k = 0; k < D; ++k) {
-    const double* va = v + 3 * pair_a[k];
-    const double* vb = v + 3 * pair_b[k];
-    out[k] = g[3 * k] * (vb[0] - va[0]) + g[3 * k + 1] * (vb[1] - va[1]) + g[3 * k + 2] * (vb[2] - va[2]);
-  }
+  for (std::int64_t k = 0; k < D; ++k) out[k] = jacobian_entry(g + 3 * k, v + 3 * pair_a[k], v + 3 * pair_b[k]);
 }
 
 // out (3N) = J^T w, overwritten.
