@@ -8,6 +8,7 @@
 //   Zp = [W_x | W_u] [X; U]      cuBLAS DGEMM
 //   Z, E = scatter over p        scatter_permutations   (B x D)        one thread per entry
 //   out = J^T Z                  jacobian_t             (n x 3N)       one thread per (point, atom)
+//   E, F, dE/dstrain of a model  finish_prediction      (B)            one thread per query
 //
 // The per-element math is the shared headers' (math/matern52.hpp, kernel_sum.hpp, descriptor.hpp): the code the
 // CPU backend runs. Compiled by nvcc for the GPU and, in the tests, as C++ on the CPU (launch.cuh). All pointers
@@ -17,6 +18,7 @@
 #include "fastgdml/math/descriptor.hpp"
 #include "fastgdml/math/kernel_sum.hpp"
 #include "fastgdml/math/matern52.hpp"
+#include "fastgdml/math/strain.hpp"
 #include "kernel_sums.cuh"
 
 namespace fastgdml::cuda {
@@ -137,7 +139,28 @@ __global__ void jacobian_t_kernel(const double* __restrict__ g, std::int64_t n, 
   }
 }
 
+// A prediction from its kernel sums: F = scale J^T Z is jacobian_t's output times scale (= -std), E = std E + c,
+// and optionally dE/dstrain (B x 9) from the descriptors, Jacobians and Z (math/strain.hpp).
+__global__ void finish_prediction_kernel(std::int64_t B, std::int64_t D, int n_atoms, double std_, double c,
+                                         const double* __restrict__ Xq, const double* __restrict__ gq,
+                                         const double* __restrict__ Z, double* __restrict__ E, double* __restrict__ F,
+                                         double* __restrict__ dE_dstrain) {
+  for (std::int64_t q = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; q < B;
+       q += std::int64_t(gridDim.x) * blockDim.x) {
+    for (int k = 0; k < 3 * n_atoms; ++k) F[q * 3 * n_atoms + k] *= -std_;
+    E[q] = std_ * E[q] + c;
+    if (dE_dstrain != nullptr) strain_derivative(D, Xq + q * D, gq + q * D * 3, Z + q * D, -std_, dE_dstrain + q * 9);
+  }
+}
+
 }  // namespace
+
+void launch_finish_prediction(std::int64_t B, std::int64_t D, int n_atoms, double std_, double c, const double* Xq,
+                              const double* gq, const double* Z, double* E, double* F, double* dE_dstrain,
+                              cudaStream_t stream) {
+  FASTGDML_LAUNCH(finish_prediction_kernel, blocks_for(B, 64), 64, stream, B, D, n_atoms, std_, c, Xq, gq, Z, E, F,
+                  dE_dstrain);
+}
 
 void launch_jacobian_rows(const double* g, std::int64_t n, std::int64_t D, int n_atoms, const int* pair_a,
                           const int* pair_b, const double* v, double* U, cudaStream_t stream) {

@@ -25,4 +25,10 @@ void launch_jacobian_t(const double* g, std::int64_t n, std::int64_t D, int n_at
                        const std::int64_t* feature, const double* sign, const double* Z, double* out,
                        cudaStream_t stream);
 
+// F (B x 3N, jacobian_t's J^T Z on entry) *= -std, E = std E + c, dE_dstrain (B x 9, or nullptr) of a model's
+// prediction (FORMATS.md §5.1 sign convention).
+void launch_finish_prediction(std::int64_t B, std::int64_t D, int n_atoms, double std_, double c, const double* Xq,
+                              const double* gq, const double* Z, double* E, double* F, double* dE_dstrain,
+                              cudaStream_t stream);
+
 }  // namespace fastgdml::cuda

@@ -16,6 +16,7 @@
 #include "fastgdml/layout.hpp"
 #ifdef FASTGDML_WITH_CORE
 #include "fastgdml/kernel_operator.hpp"
+#include "fastgdml/predictor.hpp"
 #endif
 
 namespace {
@@ -187,6 +188,26 @@ void run_case(const Case& cs) {
                             Kv_cuda.data(), nullptr);
     if (cs.energy) std::copy(En.begin(), En.end(), Kv_cuda.begin() + n * 3 * N);
     check_close(Kv_cuda, Kv, 1e-11, cs.name + ": K v of the emulated kernels = the CPU backend's");
+  }
+  // A model with coefficients V = U, b: the emulated prediction (E, F, dE/dstrain) against the CPU backend's.
+  {
+    ModelData model;
+    model.X = X;
+    model.V = U;
+    model.b = b;
+    model.perms = cs.perms;
+    model.sigma = sigma;
+    model.std = 1.7;
+    model.c = -3.0;
+    const Predictor cpu(layout, Lattice{}, model, "cpu");
+    std::vector<double> E_cpu(B), F_cpu(B * 3 * N), S_cpu(B * 9);
+    cpu.predict(B, Rq.data(), E_cpu.data(), F_cpu.data(), S_cpu.data());
+    std::vector<double> E_gpu = E, F_gpu = F, S_gpu(B * 9);  // Z, E of the queries and F = J^T Z from above
+    cuda::launch_finish_prediction(B, D, cs.N, model.std, model.c, Xq.data(), gq.data(), Z.data(), E_gpu.data(),
+                                   F_gpu.data(), S_gpu.data(), nullptr);
+    check_close(E_gpu, E_cpu, 1e-11, cs.name + ": predicted energies = the CPU backend's");
+    check_close(F_gpu, F_cpu, 1e-11, cs.name + ": predicted forces = the CPU backend's");
+    check_close(S_gpu, S_cpu, 1e-11, cs.name + ": dE/dstrain = the CPU backend's");
   }
 #endif
 }
