@@ -16,7 +16,9 @@ from fastgdml.model import ModelError  # noqa: E402
 
 from conftest import TOY_PERMS, TOY_Z, make_toy  # noqa: E402
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# derandomize: the same 150 examples on every run and machine (a failure reproduces; CI never flakes on a new draw)
+FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _files():

@@ -26,7 +26,8 @@ def test_concurrent_gemm_from_python_threads():
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=120)  # a deadlock fails the test instead of hanging the suite
+    assert not any(t.is_alive() for t in threads), "threads did not finish within 120 s"
     for (A, B), results in zip(mats, out):
         for C in results:
             np.testing.assert_allclose(C, A @ B.T, rtol=1e-12, atol=1e-11)

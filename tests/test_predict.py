@@ -97,7 +97,8 @@ def test_predict_is_thread_safe():
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=120)  # a deadlock fails the test instead of hanging the suite
+    assert not any(t.is_alive() for t in threads), "threads did not finish within 120 s"
     for res in results:
         np.testing.assert_allclose(np.array(res), F_ref, rtol=1e-12, atol=1e-12)
 
