@@ -80,7 +80,8 @@ run {args.steps}
         path = os.path.join(tmp, "in.bench")
         with open(path, "w") as f:
             f.write(script)
-        cmd = ["lmp", "-in", path, "-log", "none", "-echo", "none"]
+        lmp = os.path.join(os.path.dirname(sys.executable), "lmp")
+        cmd = [lmp if os.path.exists(lmp) else "lmp", "-in", path, "-log", "none", "-echo", "none"]
         if args.ranks > 1:
             cmd = [os.path.join(sys.prefix, "bin", "mpirun"), "-np", str(args.ranks)] + cmd
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout

@@ -17,7 +17,9 @@ from conftest import DATA
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = os.path.join(DATA, "aspirin_sgdml_sym.npz")
-LMP = shutil.which("lmp")
+# the lmp of this Python's environment first (a venv's bin need not be on PATH), else PATH's
+LMP = next((p for p in (os.path.join(os.path.dirname(sys.executable), "lmp"), shutil.which("lmp") or "")
+            if p and os.path.exists(p)), None)
 MPIRUN = next((p for p in (os.path.join(sys.prefix, "bin", "mpirun"), shutil.which("mpirun") or "")
                if p and os.path.exists(p)), None)
 
