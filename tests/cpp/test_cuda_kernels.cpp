@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "../../cuda/descriptor_kernels.cu"
+#include "../../cuda/kernel_columns.cu"
 #include "../../cuda/kernel_sums.cu"
+#include "fastgdml/column_groups.hpp"
 #include "fastgdml/layout.hpp"
 #ifdef FASTGDML_WITH_CORE
 #include "fastgdml/kernel_operator.hpp"
@@ -160,6 +162,105 @@ void run_case(const Case& cs) {
     jacobian_t_dot(gq.data() + q * D * 3, D, layout.pair_a(), layout.pair_b(), Z.data() + q * D, cs.N,
                    F_ref.data() + q * 3 * N);
   check_close(F, F_ref, 0.0, cs.name + ": J^T Z");
+
+  // K v of the emulated pipeline (queries = training points, b = the energy part of v): the reference for the
+  // kernel columns (K e_c is column c) in every build.
+  const std::int64_t M = n * 3 * N + (cs.energy ? n : 0);
+  auto emulated_matvec = [&](const std::vector<double>& vin) {
+    std::vector<double> Uv(n * D), XUv(2 * n * D), tv(n), out(M, 0.0);
+    cuda::launch_jacobian_rows(g.data(), n, D, cs.N, layout.pair_a(), layout.pair_b(), vin.data(), Uv.data(), nullptr);
+    std::copy(X.begin(), X.end(), XUv.begin());
+    std::copy(Uv.begin(), Uv.end(), XUv.begin() + n * D);
+    cuda::launch_row_dots(X.data(), Uv.data(), n, D, tv.data(), nullptr);
+    const std::int64_t rn = n * G;
+    std::vector<double> An(rn * D), Wn(rn * 2 * n), rs(rn), re(rn), Zpn(rn * D), Zn(n * D), En(n);
+    cuda::launch_gather_permuted(X.data(), D, G, perm_inv.data(), 0, rn, An.data(), nullptr);
+    gemm_abt(rn, 2 * n, D, An.data(), XUv.data(), Wn.data());
+    cuda::launch_kernel_weights(rn, 0, G, n, sigma, x2.data(), x2.data(), tv.data(),
+                                cs.energy ? vin.data() + n * 3 * N : nullptr, Wn.data(), rs.data(), re.data(), nullptr);
+    gemm_ab(rn, D, 2 * n, Wn.data(), XUv.data(), Zpn.data());
+    cuda::launch_scatter_permutations(0, n, D, G, perm.data(), Zpn.data(), rs.data(), re.data(), X.data(), Zn.data(),
+                                      En.data(), nullptr);
+    cuda::launch_jacobian_t(g.data(), n, D, cs.N, inc.start.data(), inc.feature.data(), inc.sign.data(), Zn.data(),
+                            out.data(), nullptr);
+    if (cs.energy) std::copy(En.begin(), En.end(), out.begin() + n * 3 * N);
+    return out;
+  };
+  if (n <= 12) {  // without the core each reference column is one emulated K v: the small cases only
+    // columns of two points (one with its energy column), not contiguous
+    std::vector<std::int64_t> cols = {1, 3, 4, 3 * N * 2 + 5, 3 * N * 2 + 3 * N - 1};
+    if (cs.energy) cols.push_back(n * 3 * N + 2);
+    const ColumnGroups groups = group_columns(cols.data(), static_cast<std::int64_t>(cols.size()), n, cs.N, cs.energy);
+    cuda::TrainingKernelData td;
+    td.D = D;
+    td.n_atoms = cs.N;
+    td.G = G;
+    td.sigma = sigma;
+    td.X = X.data();
+    td.g = g.data();
+    td.perm = perm.data();
+    td.perm_inv = perm_inv.data();
+    td.pair_a = layout.pair_a();
+    td.pair_b = layout.pair_b();
+    td.inc_start = inc.start.data();
+    td.inc_feature = inc.feature.data();
+    td.inc_sign = inc.sign.data();
+    const std::int64_t C = static_cast<std::int64_t>(cols.size());
+    std::vector<double> KC(M * C, 7.0), KC_ref(M * C);  // 7: every entry must be overwritten
+    cuda::launch_kernel_columns(td, n, cs.energy, groups.size(), groups.point.data(), groups.start.data(),
+                                groups.force_col.data(), groups.force_slot.data(), groups.energy_slot.data(), C,
+                                KC.data(), nullptr);
+#ifdef FASTGDML_WITH_CORE
+    {  // the CPU backend's columns
+      KernelOptions options;
+      options.sigma = sigma;
+      options.use_energy = cs.energy;
+      const KernelOperator K(layout, Lattice{}, n, R.data(), cs.perms, options);
+      K.columns(cols, KC_ref.data());
+    }
+#else
+    for (std::int64_t s = 0; s < C; ++s) {  // K e_c of the emulated kernel sums
+      std::vector<double> e(M, 0.0);
+      e[cols[s]] = 1.0;
+      const std::vector<double> col = emulated_matvec(e);
+      for (std::int64_t r = 0; r < M; ++r) KC_ref[r * C + s] = col[r];
+    }
+#endif
+    check_close(KC, KC_ref, 1e-11, cs.name + ": kernel columns (reference: " +
+#ifdef FASTGDML_WITH_CORE
+                "the CPU backend's)");
+#else
+                "K e_c of the emulated kernel sums)");
+#endif
+    // diagonal blocks: K[F_i, F_i] and K[E_i, E_i] from the same columns of every point
+    const std::int64_t dim = 3 * N;
+    std::vector<std::int64_t> all(dim);
+    for (std::int64_t c = 0; c < dim; ++c) all[c] = c;
+    std::vector<double> blocks(n * dim * dim, 7.0), ediag(n, 7.0), blocks_ref(n * dim * dim), ediag_ref(n);
+    cuda::launch_diagonal_blocks(td, n, all.data(), blocks.data(), cs.energy ? ediag.data() : nullptr, nullptr);
+    // reference: the kernel-column kernel (checked above) for all columns of point i, read in i's rows
+    for (std::int64_t i = 0; i < std::min<std::int64_t>(n, 3); ++i) {
+      std::vector<std::int64_t> own(dim);
+      for (std::int64_t c = 0; c < dim; ++c) own[c] = i * dim + c;
+      if (cs.energy) own.push_back(n * dim + i);
+      const ColumnGroups gi = group_columns(own.data(), static_cast<std::int64_t>(own.size()), n, cs.N, cs.energy);
+      const std::int64_t Ci = static_cast<std::int64_t>(own.size());
+      std::vector<double> Ki(M * Ci);
+      cuda::launch_kernel_columns(td, n, cs.energy, gi.size(), gi.point.data(), gi.start.data(), gi.force_col.data(),
+                                  gi.force_slot.data(), gi.energy_slot.data(), Ci, Ki.data(), nullptr);
+      for (std::int64_t r = 0; r < dim; ++r)
+        for (std::int64_t c = 0; c < dim; ++c) blocks_ref[(i * dim + r) * dim + c] = Ki[(i * dim + r) * Ci + c];
+      if (cs.energy) ediag_ref[i] = Ki[(n * dim + i) * Ci + dim];
+    }
+    const std::int64_t checked = std::min<std::int64_t>(n, 3);
+    check_close(std::vector<double>(blocks.begin(), blocks.begin() + checked * dim * dim),
+                std::vector<double>(blocks_ref.begin(), blocks_ref.begin() + checked * dim * dim), 1e-11,
+                cs.name + ": diagonal blocks K[F_i, F_i]");
+    if (cs.energy)
+      check_close(std::vector<double>(ediag.begin(), ediag.begin() + checked),
+                  std::vector<double>(ediag_ref.begin(), ediag_ref.begin() + checked), 1e-11,
+                  cs.name + ": energy diagonal K[E_i, E_i]");
+  }
 
 #ifdef FASTGDML_WITH_CORE
   // The pipeline as K v (queries = training points, b = the energy part of v) against the CPU backend.

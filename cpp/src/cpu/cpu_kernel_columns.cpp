@@ -14,49 +14,21 @@
 #include <vector>
 
 #include "cpu_kernels.hpp"
+#include "fastgdml/column_groups.hpp"
 #include "fastgdml/math/descriptor.hpp"
 #include "fastgdml/math/matern52.hpp"
 #include "permuted_difference.hpp"
 
 namespace fastgdml::cpu {
-namespace {
-
-struct ColumnGroup {
-  std::int64_t point;                      // training point j
-  std::vector<std::int64_t> force_cols;    // 3a + comp of each requested force column
-  std::vector<std::int64_t> force_slots;   // their positions in the output
-  std::int64_t energy_slot = -1;           // output position of the energy column, -1 if not requested
-};
-
-}  // namespace
 
 void kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, const double* g, bool with_energy,
                     const std::int64_t* cols, std::int64_t count, double* out) {
   const std::int64_t n = in.n, D = in.D, G = in.G, N = layout.n_atoms(), dim = 3 * N;
-  const std::int64_t nF = n * dim, M = nF + (with_energy ? n : 0), C = count;
+  const std::int64_t nF = n * dim, C = count;
   const int* pa = layout.pair_a();
   const int* pb = layout.pair_b();
 
-  std::vector<ColumnGroup> groups;
-  std::vector<std::int64_t> group_of_point(n, -1);
-  for (std::int64_t s = 0; s < C; ++s) {
-    const std::int64_t c = cols[s];
-    if (c < 0 || c >= M || (s > 0 && c <= cols[s - 1]))
-      throw std::invalid_argument("kernel columns must be strictly increasing indices in [0, " + std::to_string(M) +
-                                  "), got " + std::to_string(c));
-    const std::int64_t j = c < nF ? c / dim : c - nF;
-    if (group_of_point[j] < 0) {
-      group_of_point[j] = static_cast<std::int64_t>(groups.size());
-      groups.push_back({j, {}, {}, -1});
-    }
-    ColumnGroup& grp = groups[group_of_point[j]];
-    if (c < nF) {
-      grp.force_cols.push_back(c % dim);
-      grp.force_slots.push_back(s);
-    } else {
-      grp.energy_slot = s;
-    }
-  }
+  const ColumnGroups groups = group_columns(cols, C, n, static_cast<int>(N), with_energy);
   const AtomIncidence inc = atom_incidence(layout);
   const Matern52 kernel(in.sigma);
 
@@ -71,17 +43,16 @@ void kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, co
       double* out_e = with_energy ? out + (nF + i) * C : nullptr;      // energy row of i
       for (std::int64_t r = 0; r < dim; ++r) std::fill(out_f + r * C, out_f + (r + 1) * C, 0.0);
       if (out_e != nullptr) std::fill(out_e, out_e + C, 0.0);
-      for (const ColumnGroup& grp : groups) {
-        const std::int64_t j = grp.point;
+      for (std::int64_t grp = 0; grp < groups.size(); ++grp) {
+        const std::int64_t j = groups.point[grp], energy_slot = groups.energy_slot[grp];
         const double* xj = in.X + j * D;
         const double* gj = g + j * D * 3;
-        const std::size_t nc = grp.force_cols.size();
         for (std::int64_t p = 0; p < G; ++p) {
           const int* inv = in.perm_inv + p * D;
           const Matern52Weights w = permuted_difference(xi, xj, in.perm + p * D, inv, D, kernel, d.data(), pd.data());
           jacobian_t_dot(gi, D, pa, pb, pd.data(), static_cast<int>(N), alpha.data());  // J_i^T P_p d~
-          for (std::size_t t = 0; t < nc; ++t) {
-            const std::int64_t a = grp.force_cols[t] / 3, comp = grp.force_cols[t] % 3;
+          for (std::int64_t t = groups.start[grp]; t < groups.start[grp + 1]; ++t) {
+            const std::int64_t a = groups.force_col[t] / 3, comp = groups.force_col[t] % 3;
             std::fill(col.begin(), col.end(), 0.0);
             double beta = 0.0;  // (J_j^T d~)_c
             for (std::int64_t e = inc.start[a]; e < inc.start[a + 1]; ++e) {
@@ -96,13 +67,13 @@ void kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, co
                 col[3 * pb[k] + q] += coef * gi[3 * k + q];
               }
             }
-            const std::int64_t slot = grp.force_slots[t];
+            const std::int64_t slot = groups.force_slot[t];
             for (std::int64_t r = 0; r < dim; ++r) out_f[r * C + slot] += col[r] - w.w2 * alpha[r] * beta;
             if (out_e != nullptr) out_e[slot] += w.w1 * beta;
           }
-          if (grp.energy_slot >= 0) {
-            for (std::int64_t r = 0; r < dim; ++r) out_f[r * C + grp.energy_slot] -= w.w1 * alpha[r];
-            out_e[grp.energy_slot] += w.k;
+          if (energy_slot >= 0) {
+            for (std::int64_t r = 0; r < dim; ++r) out_f[r * C + energy_slot] -= w.w1 * alpha[r];
+            out_e[energy_slot] += w.k;
           }
         }
       }
