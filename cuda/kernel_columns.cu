@@ -35,6 +35,26 @@ struct PairInput {
   const double* inc_sign;           // 2 D
 };
 
+// |P_p^T x_i - x_j|^2 = sum_m (x_i[inv_m] - x_j[m])^2 by a block reduction in partial (blockDim.x doubles, a power
+// of two); every thread gets the sum. Called by all threads of a block.
+__device__ double permuted_distance2(const double* xi, const double* xj, const int* inv, std::int64_t D,
+                                     double* partial) {
+  double r2 = 0.0;
+  for (std::int64_t m = threadIdx.x; m < D; m += blockDim.x) {
+    const double d = xi[inv[m]] - xj[m];
+    r2 += d * d;
+  }
+  partial[threadIdx.x] = r2;
+  __syncthreads();
+  for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
+    __syncthreads();
+  }
+  const double total = partial[0];
+  __syncthreads();  // partial may be rewritten by the caller's next reduction
+  return total;
+}
+
 // The contributions of column point j to the rows of point i, for the force columns force_col[0..count) (3a + c)
 // written at out_force[r * stride + slot[t]] (r over the 3N force rows of i) and out_energy[slot[t]] (the energy
 // row of i, or nullptr), and the energy column at energy_slot (-1: none). Called by all threads of a block.
@@ -51,19 +71,7 @@ __device__ void accumulate_pair(const PairInput& in, std::int64_t i, std::int64_
   for (int p = 0; p < in.G; ++p) {
     const int* delta = in.perm + std::int64_t(p) * D;
     const int* inv = in.perm_inv + std::int64_t(p) * D;
-    // |d~|^2, d~_m = x_i[inv_m] - x_j[m]: a block reduction
-    double r2 = 0.0;
-    for (std::int64_t m = threadIdx.x; m < D; m += blockDim.x) {
-      const double d = xi[inv[m]] - xj[m];
-      r2 += d * d;
-    }
-    partial[threadIdx.x] = r2;
-    __syncthreads();
-    for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
-      if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
-      __syncthreads();
-    }
-    const Matern52Weights w = kernel.weights_from_r2(partial[0]);
+    const Matern52Weights w = kernel.weights_from_r2(permuted_distance2(xi, xj, inv, D, partial));
     // alpha = J_i^T P_p d~, (P_p d~)_k = x_i[k] - x_j[delta_k], by atom through the incidence lists
     for (std::int64_t atom = threadIdx.x; atom < in.n_atoms; atom += blockDim.x) {
       double o[3] = {0.0, 0.0, 0.0};
@@ -141,20 +149,9 @@ __global__ void diagonal_blocks_kernel(PairInput in, std::int64_t n, const std::
     const Matern52 kernel(in.sigma);
     // K[E_i, E_i] = sum_p k(|P_p^T x_i - x_i|): the same reduction, kept apart from the force columns
     for (int p = 0; p < in.G; ++p) {
-      const int* inv = in.perm_inv + std::int64_t(p) * in.D;
       const double* xi = in.X + i * in.D;
-      double r2 = 0.0;
-      for (std::int64_t m = threadIdx.x; m < in.D; m += blockDim.x) {
-        const double d = xi[inv[m]] - xi[m];
-        r2 += d * d;
-      }
-      partial[threadIdx.x] = r2;
-      __syncthreads();
-      for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
-        if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
-        __syncthreads();
-      }
-      if (threadIdx.x == 0) energy[0] += kernel.weights_from_r2(partial[0]).k;
+      const double r2 = permuted_distance2(xi, xi, in.perm_inv + std::int64_t(p) * in.D, in.D, partial);
+      if (threadIdx.x == 0) energy[0] += kernel.weights_from_r2(r2).k;
       __syncthreads();
     }
     if (threadIdx.x == 0) energy_diagonal[i] = energy[0];
