@@ -20,6 +20,16 @@ namespace {
 
 constexpr const char* kName = "cpu";
 
+// X (M x D) and compressed Jacobians g (M x D x 3) of M geometries R (M x N x 3), in parallel over geometries.
+void compute_descriptors(const DescriptorLayout& layout, const Lattice& lattice, std::int64_t M, const double* R,
+                         double* X, double* g) {
+  const std::int64_t N = layout.n_atoms(), D = layout.size();
+#pragma omp parallel for schedule(static) if (M * D > 4096)
+  for (std::int64_t m = 0; m < M; ++m)
+    descriptor(R + m * 3 * N, D, layout.pair_a(), layout.pair_b(), lattice.lat(), lattice.lat_inv(), X + m * D,
+               g + m * D * 3);
+}
+
 // Permutation maps delta_p of a layout and their inverses (G x D each).
 struct PermutationMaps {
   PermutationMaps(const DescriptorLayout& layout, const std::vector<std::int64_t>& perms)
@@ -39,11 +49,7 @@ class CpuTrainingState final : public TrainingState {
     side.XU.resize(2 * n_ * D);
     g.resize(n_ * D * 3);
     // Descriptors straight into the first half of [X; U]; the second half is K v's workspace for U.
-    const int N = layout.n_atoms();
-#pragma omp parallel for schedule(static) if (n_ * D > 4096)
-    for (std::int64_t m = 0; m < n_; ++m)
-      descriptor(s.R + m * 3 * N, D, layout.pair_a(), layout.pair_b(), s.lattice.lat(), s.lattice.lat_inv(),
-                 side.XU.data() + m * D, g.data() + m * D * 3);
+    compute_descriptors(layout, s.lattice, n_, s.R, side.XU.data(), g.data());
     stack_training(n_, D, side.XU.data(), side.XU.data() + n_ * D, side);
     if (solver::weight_cache_bytes(n_, maps.G, use_energy_) <= s.cache_budget)
       cache = cache_weights(input(nullptr, nullptr), side.x2, use_energy_);
@@ -157,11 +163,7 @@ class CpuBackend final : public Backend {
 
   void descriptors(const DescriptorLayout& layout, const Lattice& lattice, std::int64_t M, const double* R, double* X,
                    double* g) const override {
-    const std::int64_t N = layout.n_atoms(), D = layout.size();
-#pragma omp parallel for schedule(static) if (M * D > 4096)
-    for (std::int64_t m = 0; m < M; ++m)
-      descriptor(R + m * 3 * N, D, layout.pair_a(), layout.pair_b(), lattice.lat(), lattice.lat_inv(), X + m * D,
-                 g + m * D * 3);
+    compute_descriptors(layout, lattice, M, R, X, g);
   }
 
   std::unique_ptr<TrainingState> prepare_training(const TrainingSetup& setup) const override {

@@ -108,8 +108,8 @@ std::int64_t file_budget() {
 }
 
 ModelFile read_model(const std::string& path, std::int64_t budget) {
-  Reader r(path, budget < 0 ? file_budget() : budget);
-  const std::int64_t limit = budget < 0 ? file_budget() : budget;
+  const std::int64_t limit = budget < 0 ? file_budget() : budget;  // one reading of the memory available
+  Reader r(path, limit);
   for (const char* key : {"z", "R_desc", "R_d_desc_alpha", "sig", "c", "perms"})
     if (!r.has(key)) r.fail(key, "is missing; not a complete sGDML model file");
   ModelFile m;

@@ -172,6 +172,24 @@ class PyNystrom {
   mutable std::mutex busy_;
 };
 
+IntArray int_array(const std::vector<std::int64_t>& v) {
+  IntArray out(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
+// What a solve reports, as the Python dict of solve_iterative / train_iterative.
+py::dict iterative_info(const solver::IterativeResult& result) {
+  py::dict info;
+  info["converged"] = result.converged;
+  info["status"] = result.status;
+  info["iterations"] = result.iterations;
+  info["relative_residual"] = result.relative_residual;
+  info["restarts"] = result.restarts;
+  info["columns"] = int_array(result.columns);
+  return info;
+}
+
 // Solves (K + lam I) x = y by preconditioned CG; x0 is the start iterate. monitor(iteration, residual, x) may
 // return False to stop; exceptions it raises (KeyboardInterrupt) propagate.
 py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Array& x0,
@@ -197,32 +215,16 @@ py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Arra
   if (!on_preconditioner.is_none())
     built_fn = [on_preconditioner](const std::vector<std::int64_t>& cols) {
       py::gil_scoped_acquire acquire;
-      IntArray copy(static_cast<py::ssize_t>(cols.size()));
-      std::copy(cols.begin(), cols.end(), copy.mutable_data());
-      on_preconditioner(copy);
+      on_preconditioner(int_array(cols));
     };
   solver::IterativeResult result;
   {
     py::gil_scoped_release release;
     result = solver::solve_iterative(op.op(), y.data(), xp, options, monitor_fn, log_fn, built_fn);
   }
-  py::dict info;
-  info["converged"] = result.converged;
-  info["status"] = result.status;
-  info["iterations"] = result.iterations;
-  info["relative_residual"] = result.relative_residual;
-  info["restarts"] = result.restarts;
-  IntArray cols(static_cast<py::ssize_t>(result.columns.size()));
-  std::copy(result.columns.begin(), result.columns.end(), cols.mutable_data());
-  info["columns"] = cols;
-  return py::make_tuple(x, info);
+  return py::make_tuple(x, iterative_info(result));
 }
 
-IntArray int_array(const std::vector<std::int64_t>& v) {
-  IntArray out(static_cast<py::ssize_t>(v.size()));
-  std::copy(v.begin(), v.end(), out.mutable_data());
-  return out;
-}
 
 // Iterative training with the core's checkpoint state (solver/iterative_training.hpp). resume: (x, iterations,
 // columns) or None; write_checkpoint(x, iterations, columns), stop_requested() -> bool, progress(iteration,
@@ -279,13 +281,7 @@ py::tuple train_iterative(const PyKernelOperator& op, const Array& y, const Arra
     py::gil_scoped_release release;
     r = solver::train_iterative(op.op(), y.data(), xp, o, ck.get(), cb);
   }
-  py::dict info;
-  info["converged"] = r.solve.converged;
-  info["status"] = r.solve.status;
-  info["iterations"] = r.solve.iterations;
-  info["relative_residual"] = r.solve.relative_residual;
-  info["restarts"] = r.solve.restarts;
-  info["columns"] = int_array(r.solve.columns);
+  py::dict info = iterative_info(r.solve);
   info["stopped"] = r.stopped;
   info["checkpoints_written"] = r.checkpoints_written;
   info["inducing"] = options.inducing;

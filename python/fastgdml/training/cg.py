@@ -151,26 +151,22 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, cg_plan: dict, seed: int
     if max_iterations:
         o.max_iterations = max_iterations
     x0 = np.zeros(M)
-    warm_residual = None
+    warm_residual = resumed = None
     if warm_start is not None and resume is None:
         x0, warm_residual = scaled_start(op, y, lam, warm_start)
-    if resume is not None:
+    if resume is not None:  # the core continues with the checkpoint's iterate, iteration count and columns
         ck = load_checkpoint(resume, task)
-        x0 = np.asarray(ck["x"], dtype=np.float64)
-        o.iteration_offset = int(ck["iterations"])
-        if len(ck["columns"]):
-            o.columns = [int(c) for c in ck["columns"]]
+        resumed = (np.asarray(ck["x"], dtype=np.float64), int(ck["iterations"]),
+                   np.asarray(ck["columns"], dtype=np.int64))
     log = (lambda msg: print(f"fastgdml: {msg}", file=sys.stderr, flush=True)) if verbose else None
     if verbose:
         print(f"fastgdml: CG on {M} unknowns, preconditioner with {inducing} inducing columns (up to "
               f"{o.max_inducing} on stalls; {(cg_plan['fixed_bytes'] + o.max_inducing * cg_plan['bytes_per_column']) / 2**30:.2f} "
               f"GiB of the budget), tol {tol:g}"
-              + (f", resuming at iteration {o.iteration_offset}" if resume else "")
+              + (f", resuming at iteration {resumed[1]}" if resumed is not None else "")
               + (f", warm start at relative residual {warm_residual:.3g}" if warm_residual is not None else ""),
               file=sys.stderr, flush=True)
     progress = _Progress(tol, verbose)
-    resumed = (x0, o.iteration_offset, np.asarray(o.columns, dtype=np.int64)) if resume is not None else None
-    o.iteration_offset, o.columns = 0, []  # the core takes them from `resumed`
 
     def save(x, iterations, columns):
         save_npz_atomic(checkpoint, {"x": x, "iterations": np.int64(iterations),
