@@ -46,7 +46,22 @@ PYBIND11_MODULE(_core, m) {
   bind_prediction(m);
   m.def("set_num_threads", &set_num_threads, py::arg("n"), "Threads for the OpenMP loops and BLAS.");
   m.def("get_num_threads", []() { return omp_get_max_threads(); });
-  m.def("backends", &backend_names, "Names of the compute backends this build can use (registered), sorted.");
+  m.def("backends", &backend_names,
+        "Names of the compute backends this build can use (registered; backend libraries found are loaded), sorted.");
+  m.def(
+      "describe_backend", [](const std::string& name) { return make_backend(name)->description(); }, py::arg("name"),
+      "One line on what backend `name` computes with; ValueError for an unknown name, RuntimeError when it cannot "
+      "be used here (its library or device is missing), naming the cause.");
+  m.def(
+      "backend_status",
+      [] {
+        py::list out;
+        for (const BackendStatus& s : backend_status()) out.append(py::make_tuple(s.name, s.usable, s.detail));
+        return out;
+      },
+      "(name, usable, description or reason) of every backend known to this build, 'cuda' included.");
+  m.def("load_backend_library", &load_backend_library, py::arg("path"),
+        "Load a backend library (libfastgdml_<name>.so of this fastgdml version) and register it; its name.");
   m.def("blas_threads", &linalg::blas_threads);
   m.def("blas_name", &linalg::blas_name);
 }

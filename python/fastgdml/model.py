@@ -66,7 +66,7 @@ class Model:
     source : str, optional
         Where the model came from (used in error messages).
     backend : str
-        Compute backend, ``"cpu"``.
+        Compute backend: ``"cpu"`` or ``"cuda"`` (:func:`fastgdml.backends` lists what this build has).
     """
 
     def __init__(self, arrays: dict, source: Optional[str] = None, backend: str = "cpu"):

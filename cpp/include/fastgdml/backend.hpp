@@ -95,6 +95,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // One line on what it computes with, for `fastgdml info` ("NVIDIA H200, compute capability 9.0, 140 GiB").
+  virtual std::string description() const { return name(); }
 
   // Where the solvers' vectors and dense matrices live and how they are combined.
   virtual const VectorSpace& vectors() const = 0;
@@ -148,15 +150,32 @@ const Concrete& state_of(const Base& state, const std::string& backend) {
   return *concrete;
 }
 
-// The backend registry: "cpu" is always there; a backend built into another shared object (CUDA) registers its
-// factory when that object is loaded. Thread-safe. The factory may throw (e.g. no device) with a message naming
-// the cause; registering a name twice replaces the factory.
+// The backend registry: "cpu" is always there; a backend built into its own shared object (CUDA:
+// libfastgdml_cuda.so) registers when that object is loaded, which make_backend does the first time the name is
+// asked for: it looks for libfastgdml_<name>.so beside the shared object that holds this core (and in its lib/
+// folder, the wheel's layout), or at $FASTGDML_<NAME>_LIBRARY when that is set. Thread-safe. The factory may
+// throw (e.g. no device) with a message naming the cause; registering a name twice replaces the factory.
 using BackendFactory = std::function<std::unique_ptr<Backend>()>;
 void register_backend(const std::string& name, BackendFactory factory);
-std::vector<std::string> backend_names();  // registered names, sorted
+std::vector<std::string> backend_names();  // registered names, sorted (backend libraries found are loaded first)
 
-// A new instance of the named backend. Throws std::invalid_argument naming the registered backends for an
-// unknown name.
+// A new instance of the named backend. Throws std::invalid_argument naming the available backends for an unknown
+// name, std::runtime_error when the backend's library is there but cannot be loaded (naming the missing library
+// and the fix) or its factory refuses (no device).
 std::unique_ptr<Backend> make_backend(const std::string& name);
+
+// Loads a backend library (a shared object exporting fastgdml_backend_entry_v1, built from the same fastgdml
+// version) and registers its backend; returns the backend's name. std::runtime_error naming the path and the cause
+// otherwise. Loading one path twice registers it once.
+std::string load_backend_library(const std::string& path);
+
+// Every backend this process knows of (registered, or a library found as make_backend would) and whether it can
+// be made here: detail is the backend's description, or the reason it cannot be used.
+struct BackendStatus {
+  std::string name;
+  bool usable = false;
+  std::string detail;
+};
+std::vector<BackendStatus> backend_status();
 
 }  // namespace fastgdml

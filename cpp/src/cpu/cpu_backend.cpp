@@ -2,6 +2,8 @@
 // workspaces they reuse, so K v allocates nothing per call and prediction only per-thread scratch.
 #include "cpu_backend.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <mutex>
 #include <stdexcept>
@@ -10,6 +12,7 @@
 
 #include "cpu_compute.hpp"
 #include "cpu_kernels.hpp"
+#include "fastgdml/linalg.hpp"
 #include "fastgdml/math/descriptor.hpp"
 #include "fastgdml/math/strain.hpp"
 #include "fastgdml/prediction_checks.hpp"
@@ -158,6 +161,9 @@ constexpr std::int64_t kKeptScratchBytes = std::int64_t{4} << 20;
 class CpuBackend final : public Backend {
  public:
   std::string name() const override { return kName; }
+  std::string description() const override {
+    return "host CPU, " + std::to_string(omp_get_max_threads()) + " OpenMP threads, BLAS " + linalg::blas_name();
+  }
   const VectorSpace& vectors() const override { return vectors_; }
   const DenseAlgebra& algebra() const override { return algebra_; }
 

@@ -64,7 +64,10 @@ def installation() -> None:
     from .._version import __version__
 
     print(f"fastgdml {__version__}")
-    print(f"  backends: {', '.join(_core.backends())}")
+    from ..backend_choice import backend_report
+
+    for name, usable, detail in backend_report():
+        print(f"  backend {name}: {detail if usable else 'not available: ' + detail}")
     print(f"  BLAS: {_core.blas_name()} ({_core.blas_threads()} threads)   OpenMP threads: {_core.get_num_threads()}")
     from .._c_library import get_include, get_library
 

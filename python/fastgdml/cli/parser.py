@@ -6,12 +6,12 @@ import argparse
 
 def _backend(name: str) -> str:
     """A registered compute backend (fastgdml.backends()); argparse reports anything else with the list."""
-    from .. import _core
+    from ..backend_choice import require_backend
 
-    if name not in _core.backends():
-        raise argparse.ArgumentTypeError(f"unknown backend {name!r}; available: {', '.join(_core.backends())}"
-                                         + (" (this build has no CUDA backend)" if name == "cuda" else ""))
-    return name
+    try:
+        return require_backend(name)
+    except (ValueError, RuntimeError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_backend(p, what: str) -> None:

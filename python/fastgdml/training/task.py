@@ -17,7 +17,7 @@ from typing import Optional
 
 import numpy as np
 
-from .. import _core
+from ..backend_choice import require_backend
 from ..data.dataset import Dataset
 from ..data.sampling import stratified_sample
 from ..model import SIGMA_RANGE, Model
@@ -220,6 +220,4 @@ class SolverOptions:
             raise ValueError("resume continues an iterative (CG) solve; use solver='cg' or 'auto'")
         if not (np.isfinite(self.tol) and 0 < self.tol < 1):
             raise ValueError(f"tol must be in (0, 1), got {self.tol}")
-        if self.backend not in _core.backends():
-            raise ValueError(f"unknown backend {self.backend!r}; available: {', '.join(_core.backends())}"
-                             + (" (this build has no CUDA backend)" if self.backend == "cuda" else ""))
+        require_backend(self.backend)
