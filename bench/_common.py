@@ -9,7 +9,9 @@ import time
 
 import numpy as np
 
-SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+# The datasets of ../shared/data, or a copy named by FASTGDML_BENCH_DATA (the GPU machine has no ../shared).
+SHARED_DATA = os.environ.get("FASTGDML_BENCH_DATA") or os.path.join(os.path.dirname(__file__), "..", "..", "shared",
+                                                                       "data")
 
 
 def timeit(fn, repeats: int = 5, warmup: int = 1, min_time: float = 0.0) -> dict:

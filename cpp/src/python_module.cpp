@@ -2,6 +2,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
 #include <cmath>
 
 #include "fastgdml/backend.hpp"
@@ -25,6 +29,28 @@ Array gemm_abt(const Array& A, const Array& B) {
     linalg::gemm(linalg::Op::kNoTrans, linalg::Op::kTrans, m, n, k, 1.0, A.data(), k, B.data(), k, 0.0, c, n);
   }
   return C;
+}
+
+// Seconds of each of `repeats` products C (m x n) = A (m x k) B^T on a backend's own memory and DenseAlgebra (cuBLAS
+// for "cuda"), each waited for: the DGEMM baseline a GPU benchmark compares its kernels with, in the same run.
+std::vector<double> backend_gemm_seconds(const std::string& name, std::int64_t m, std::int64_t n, std::int64_t k,
+                                         int repeats) {
+  require(m > 0 && n > 0 && k > 0 && repeats > 0, "backend_gemm_seconds needs positive m, n, k and repeats");
+  const std::unique_ptr<Backend> backend = make_backend(name);
+  py::gil_scoped_release release;
+  const VectorSpace& vs = backend->vectors();
+  Buffer A = vs.allocate(m * k), B = vs.allocate(n * k), C = vs.allocate(m * n);
+  vs.fill(m * k, 0.5, A.get());
+  vs.fill(n * k, 0.25, B.get());
+  double sink = 0.0;
+  std::vector<double> seconds;
+  for (int r = 0; r < repeats + 1; ++r) {  // the first is a warm-up (cuBLAS picks its kernel, the clocks rise)
+    const auto start = std::chrono::steady_clock::now();
+    backend->algebra().gemm(Op::kNoTrans, Op::kTrans, m, n, k, 1.0, A.get(), k, B.get(), k, 0.0, C.get(), n);
+    vs.to_host(1, C.get(), &sink);  // waits for the product
+    if (r > 0) seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return seconds;
 }
 
 void set_num_threads(int n) {
@@ -60,6 +86,8 @@ PYBIND11_MODULE(_core, m) {
         return out;
       },
       "(name, usable, description or reason) of every backend known to this build, 'cuda' included.");
+  m.def("backend_gemm_seconds", &backend_gemm_seconds, py::arg("backend"), py::arg("m"), py::arg("n"), py::arg("k"),
+        py::arg("repeats") = 5, "Seconds of each of `repeats` DGEMMs A B^T (m x k, n x k) on the backend's memory.");
   m.def("load_backend_library", &load_backend_library, py::arg("path"),
         "Load a backend library (libfastgdml_<name>.so of this fastgdml version) and register it; its name.");
   m.def("blas_threads", &linalg::blas_threads);
