@@ -148,3 +148,44 @@ def test_separate_validation_and_test_datasets(tmp_path, capsys):
     Dataset(np.zeros((3, 2, 3)) + np.arange(2)[None, :, None], [1, 1], np.zeros((3, 2, 3)), E=np.zeros(3)).save(bad)
     assert main(["train", str(paths["train"]), "--n-train", "10", "--sigma", "5", "--valid-dataset", str(bad),
                  "-o", str(tmp_path / "x.npz"), "-q"]) == 2
+
+
+def test_train_select_criterion_and_units(tmp_path, capsys):
+    from test_permutations import rotor_dataset
+
+    ds_path = tmp_path / "rotor.npz"
+    rotor_dataset(count=80, seed=5).save(ds_path)
+    chosen = {}
+    for select in ("forces", "energies"):
+        out = tmp_path / f"{select}.npz"
+        assert main(["train", str(ds_path), "--n-train", "20", "--n-valid", "20", "--select", select,
+                     "--symmetries", "none", "--no-plots", "-o", str(out), "-q"]) == 0
+        text = capsys.readouterr().out
+        assert f"(selected on {select})" in text and f"<- best ({select})" in text
+        assert "valid F RMSE (kcal/mol/Å)" in text and "valid E RMSE (kcal/mol)" in text
+        assert "validation (20 frames): force MAE" in text and "kcal/mol/Å, energy MAE" in text
+        assert "test (40 unused frames): force MAE" in text and "°" in text
+        report = json.load(open(str(out)[:-4] + ".report.json"))
+        assert report["selection"]["criterion"] == select and report["selection"]["note"] == ""
+        key = {"forces": "f_rmse", "energies": "e_rmse"}[select]
+        # the chosen sigma is the scan's lowest of its criterion, and the report shows both errors of every sigma
+        assert report["sigma"] == pytest.approx(min(report["sigma_scan"], key=lambda r: r[key])["sigma"])
+        assert all(np.isfinite(r["f_rmse"]) and np.isfinite(r["e_rmse"]) for r in report["sigma_scan"])
+        chosen[select] = report["sigma"]
+    assert chosen["forces"] != chosen["energies"]  # this data's two optima differ: the flag matters
+    # without energies: combined (the default) selects on forces and says so; energies is refused
+    out = tmp_path / "noE.npz"
+    assert main(["train", str(ds_path), "--n-train", "20", "--n-valid", "20", "--no-E", "--symmetries", "none",
+                 "--no-plots", "-o", str(out), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "(selected on forces)" in text and "no validation energies" in text
+    assert json.load(open(str(out)[:-4] + ".report.json"))["selection"]["criterion"] == "forces"
+    assert main(["train", str(ds_path), "--n-train", "20", "--n-valid", "20", "--no-E", "--select", "energies",
+                 "-o", str(tmp_path / "x.npz"), "-q"]) == 2
+    assert "needs energies" in capsys.readouterr().err
+    # test and info print units
+    assert main(["test", str(out), str(ds_path)]) == 0
+    text = capsys.readouterr().out
+    assert "[kcal/mol/Å, per component]" in text and "[degrees, per atom]" in text
+    assert main(["info", str(ds_path)]) == 0
+    assert "[kcal/mol/Å]" in capsys.readouterr().out

@@ -63,3 +63,15 @@ def angstrom_per(label, numbers: bool = False) -> float:
     """Angstrom per ``label`` (a length unit label; :data:`LENGTH_LABELS`). With ``numbers``, a finite number > 0
     is accepted as the value in Angstrom itself."""
     return _lookup(label, length_units(), "length", LENGTH_LABELS, numbers)
+
+
+def unit_labels(e_unit=None, r_unit=None) -> tuple:
+    """Printable (energy, force, length) unit labels for a file's ``e_unit``/``r_unit`` labels.
+
+    Absent labels are the sGDML convention, kcal/mol and Angstrom; Angstrom prints as "Å". Every printed error
+    (``train``, ``test``, ``info``, learning curves, reports) takes its units from here.
+    """
+    e = e_unit or "kcal/mol"
+    r = r_unit or "Ang"
+    r = "Å" if r.strip().lower() in ("ang", "angstrom", "a") else r
+    return e, f"{e}/{r}", r

@@ -9,6 +9,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from ..units import unit_labels
+
 
 class CliError(Exception):
     """A problem with the command line or its files, reported as one 'fastgdml: error:' line (exit status 2)."""
@@ -51,10 +53,15 @@ def cmd_test(args) -> int:
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in err.items()}))
     else:
-        unit_e = model.e_unit or "energy units"
+        e_unit, f_unit, _ = unit_labels(model.e_unit or dataset.e_unit, model.r_unit or dataset.r_unit)
         print(f"{err['n']} test frames ({len(dataset) - len(idxs)} training/validation frames left out)")
-        print(f"energy: MAE {err['e_mae']:.5g}  RMSE {err['e_rmse']:.5g}  [{unit_e}]")
-        print(f"forces: MAE {err['f_mae']:.5g}  RMSE {err['f_rmse']:.5g}  [per component]")
+        if np.isfinite(err["e_mae"]):
+            print(f"energy: MAE {err['e_mae']:.5g}  RMSE {err['e_rmse']:.5g}  [{e_unit}]")
+        else:
+            print("energy: no reference energies in the dataset")
+        print(f"forces: MAE {err['f_mae']:.5g}  RMSE {err['f_rmse']:.5g}  [{f_unit}, per component]")
+        print(f"forces: magnitude MAE {err['f_mag_mae']:.5g} [{f_unit}, per atom]  angle MAE "
+              f"{err['f_angle_mae_deg']:.4g} [degrees, per atom]")
     return 0
 
 
@@ -103,33 +110,37 @@ def cmd_info(args) -> int:
         from ..data.dataset import Dataset
 
         ds = Dataset.load(args.file)
+        e_unit, f_unit, _ = unit_labels(ds.e_unit, ds.r_unit)
+        assumed = "" if ds.e_unit and ds.r_unit else " (not recorded: the sGDML convention is assumed below)"
         print(f"dataset {args.file}")
-        print(f"  name: {ds.name}   theory: {ds.theory}   units: {ds.e_unit or '?'} / {ds.r_unit or '?'}")
+        print(f"  name: {ds.name}   theory: {ds.theory}   units: {ds.e_unit or '?'} / {ds.r_unit or '?'}{assumed}")
         print(f"  geometries: {len(ds)}   atoms: {ds.n_atoms}   z: {ds.z.tolist()}")
         if ds.E is not None:
-            print(f"  energies: min {ds.E.min():.6g}  max {ds.E.max():.6g}  std {ds.E.std():.4g}")
-        print(f"  forces: std {ds.F.std():.4g}   lattice: {'yes' if ds.lattice is not None else 'no'}")
+            print(f"  energies: min {ds.E.min():.6g}  max {ds.E.max():.6g}  std {ds.E.std():.4g}  [{e_unit}]")
+        print(f"  forces: std {ds.F.std():.4g} [{f_unit}]   lattice: {'yes' if ds.lattice is not None else 'no'}")
         print(f"  md5: {ds.md5}" + ("" if "md5" not in d or as_str(d["md5"]) == ds.md5 else
                                     f"  (stored md5 {as_str(d['md5'])} differs!)"))
     elif kind == "m":
         from ..model import Model
 
         m = Model.load(args.file)
+        e_unit, f_unit, r_unit = unit_labels(m.e_unit, m.r_unit)
         print(f"model {args.file}")
         print(f"  atoms: {m.n_atoms}   training points: {m.n_train}   permutations: {len(m.perms)}")
         D = m.n_atoms * (m.n_atoms - 1) // 2
         if m.feature_mask is not None:
             print(f"  reduced descriptor: {len(m.feature_mask)} of {D} features (key 'feature_mask')")
-        print(f"  sigma: {m.sigma:g}   lambda: {float(m.arrays.get('lam', np.nan)):g}   "
+        print(f"  sigma: {m.sigma:g} [descriptor space, 1/{r_unit}]   lambda: {float(m.arrays.get('lam', np.nan)):g}   "
               f"energy constraints: {'yes' if m.use_E_cstr else 'no'}   solver: "
               f"{as_str(m.arrays['solver_name']) if 'solver_name' in m.arrays else '?'}")
         if "dataset_name" in m.arrays:
             print(f"  trained on: {as_str(m.arrays['dataset_name'])} "
                   f"(md5 {as_str(m.arrays['md5_train']) if 'md5_train' in m.arrays else '?'})")
-        for key, label in (("f_err", "force"), ("e_err", "energy")):
+        for key, label, unit in (("f_err", "force", f_unit), ("e_err", "energy", e_unit)):
             e = m.arrays[key].item() if key in m.arrays and np.asarray(m.arrays[key]).size == 1 else None
             try:
-                print(f"  {label} error (validation/test): MAE {float(e['mae']):.4g}  RMSE {float(e['rmse']):.4g}")
+                print(f"  {label} error (validation/test): MAE {float(e['mae']):.4g}  RMSE {float(e['rmse']):.4g}"
+                      f"  [{unit}]")
             except (TypeError, KeyError, ValueError, IndexError):
                 if key in m.arrays:
                     print(f"  {label} error: unreadable '{key}' entry (expected a dict with 'mae' and 'rmse')")

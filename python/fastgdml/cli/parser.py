@@ -19,6 +19,14 @@ def _add_backend(p, what: str) -> None:
                    help=f"compute backend for {what} (default cpu; 'fastgdml info' lists the available ones)")
 
 
+def _add_select(p) -> None:
+    p.add_argument("--select", choices=("combined", "forces", "energies"), default="combined",
+                   help="what the sigma search minimises on the validation set: combined = the product of the "
+                        "force and the energy RMSE (a 1%% gain in one is worth a 1%% loss in the other), forces = "
+                        "the force RMSE, energies = the energy RMSE (default: combined; without energies in the "
+                        "data, combined uses forces and says so)")
+
+
 def _int_at_least(low: int):
     def parse(text: str) -> int:
         try:
@@ -74,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "and keep the best on the validation set, e.g. --lams 1e-8 1e-6 (default: --lam only)")
     t.add_argument("--n-valid", type=_count, default=None,
                    help="validation geometries from the rest of the dataset (default: up to 1000; 0: none)")
+    _add_select(t)
     energy = t.add_mutually_exclusive_group()
     energy.add_argument("--no-E", dest="use_E", action="store_false", help="ignore energies (forces only)")
     energy.add_argument("--E-cstr", dest="use_E_cstr", action="store_true",
@@ -155,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     lc.add_argument("--sigma", type=_positive_float, default=None, help="fixed sigma (default: searched per size)")
     lc.add_argument("--n-valid", type=_positive_int, default=200, help="validation frames of the sigma search (default 200)")
     lc.add_argument("--n-test", type=_positive_int, default=1000, help="common test frames (default 1000)")
+    _add_select(lc)
     lc.add_argument("--symmetries", choices=("auto", "none"), default="auto", help="as for train (default: auto)")
     lc.add_argument("--seed", type=_count, default=0)
     lc.add_argument("-o", "--output", required=True, help="JSON file to write (.json; the plot goes next to it)")

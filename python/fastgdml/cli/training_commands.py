@@ -8,7 +8,8 @@ import time
 
 import numpy as np
 
-from ..evaluation.metrics import unused_frames
+from ..evaluation.metrics import errors_text, unused_frames
+from ..units import unit_labels
 from .commands import CliError, check_outputs
 
 
@@ -53,24 +54,28 @@ def cmd_train(args) -> int:
         from ..training.sigma_search import search_sigma
 
         model, scan = search_sigma(dataset, args.n_train, seed=args.seed, n_valid=args.n_valid, lams=args.lams,
-                                   **kw)
-        print(f"sigma search: {scan.trainings} trainings, best sigma {scan.best:g}\n{scan.table()}")
+                                   select=args.select, **kw)
+        print(f"sigma search: {scan.trainings} trainings, best sigma {scan.best:g} (selected on {scan.select})\n"
+              f"{scan.table()}")
     else:
         if args.lams:
             raise CliError("--lams is searched together with sigma: leave out --sigma and keep --n-valid > 0")
+        if args.select != "combined":
+            print("fastgdml: --select has no effect with --sigma or --n-valid 0 (no sigma search)", file=sys.stderr)
         if args.sigma is None:
             args.sigma = 20.0
             print("fastgdml: no --sigma and no validation set (--n-valid 0): using 20", file=sys.stderr)
         model = train(dataset, args.n_train, args.sigma, seed=args.seed, n_valid=args.n_valid, checkpoint=checkpoint,
                       checkpoint_interval=args.checkpoint_interval, resume=checkpoint if args.resume else None, **kw)
     model.save(args.output)
+    e_unit, f_unit, _ = unit_labels(dataset.e_unit, dataset.r_unit)
     f_err = model.arrays["f_err"].item()
     print(f"trained {model!r} in {time.perf_counter() - t0:.1f} s -> {args.output}")
     print(f"  symmetry group: {len(model.perms)} permutation(s)")
     if np.isfinite(f_err["mae"]):
-        e_err = model.arrays.get("e_err")
-        e_txt = "" if e_err is None else f", energy MAE {e_err.item()['mae']:.4g}"
-        print(f"validation ({len(model.idxs_valid)} frames): force MAE {f_err['mae']:.4g}{e_txt}")
+        e_err = model.arrays["e_err"].item() if "e_err" in model.arrays else {"mae": np.nan, "rmse": np.nan}
+        err = {"f_mae": f_err["mae"], "f_rmse": f_err["rmse"], "e_mae": e_err["mae"], "e_rmse": e_err["rmse"]}
+        print(f"validation ({len(model.idxs_valid)} frames): {errors_text(err, e_unit, f_unit)}")
     train_seconds = time.perf_counter() - t0
     test_set = dataset if args.test_dataset is None else Dataset.load(args.test_dataset)
     if test_set.n_atoms != dataset.n_atoms or not np.array_equal(test_set.z, dataset.z):
@@ -83,8 +88,9 @@ def cmd_train(args) -> int:
         from ..evaluation.metrics import prediction_errors
 
         test = prediction_errors(model, test_set, unused, keep=2000, progress=not args.quiet)
-        e_txt = "" if np.isnan(test["e_mae"]) else f", energy MAE {test['e_mae']:.4g} RMSE {test['e_rmse']:.4g}"
-        print(f"test ({test['n']} unused frames{'' if args.test_dataset is None else ' of ' + args.test_dataset}): force MAE {test['f_mae']:.4g} RMSE {test['f_rmse']:.4g}{e_txt}")
+        where = "" if args.test_dataset is None else " of " + args.test_dataset
+        print(f"test ({test['n']} unused frames{where}): {errors_text(test, e_unit, f_unit)}; force angle MAE "
+              f"{test['f_angle_mae_deg']:.3g}°")
     from ..evaluation.report import write_report
 
     written = write_report(args.output, model, test, scan=scan, plots=not args.no_plots,
@@ -102,21 +108,21 @@ def cmd_learning_curve(args) -> int:
     """``fastgdml learning-curve``: test errors against n_train, JSON and plot."""
     from ..data.dataset import Dataset
     from ..io.npz import atomic_path
-    from ..training.learning_curve import learning_curve, plot_learning_curve
+    from ..training.learning_curve import learning_curve, learning_curve_table, plot_learning_curve
 
     png = os.path.splitext(args.output)[0] + ".png"
     check_outputs(args, ".json", "learning curve", [png], inputs=[args.dataset])
     dataset = Dataset.load(args.dataset)
     rows = learning_curve(dataset, args.sizes, sigma=args.sigma, n_valid=args.n_valid, n_test=args.n_test,
-                          seed=args.seed, verbose=not args.quiet, symmetries=args.symmetries, backend=args.backend)
-    print("  n_train   sigma   test F MAE   test F RMSE   test E MAE")
-    for r in rows:
-        print(f"  {r['n_train']:7d} {r['sigma']:7.3g} {r['f_mae']:12.4g} {r['f_rmse']:13.4g} {r['e_mae']:12.4g}")
+                          seed=args.seed, verbose=not args.quiet, select=args.select, symmetries=args.symmetries,
+                          backend=args.backend)
+    print(learning_curve_table(rows, *unit_labels(dataset.e_unit, dataset.r_unit)[:2]))
     with atomic_path(args.output) as tmp:
         with open(tmp, "w") as f:
             json.dump({"dataset": os.path.abspath(args.dataset), "rows": rows}, f, indent=1)
     try:
-        plot_learning_curve(rows, png, e_unit=dataset.e_unit or "kcal/mol")
+        e_unit, _, r_unit = unit_labels(dataset.e_unit, dataset.r_unit)
+        plot_learning_curve(rows, png, e_unit=e_unit, r_unit=r_unit)
         print(f"wrote {args.output} and {png}")
     except ImportError:
         print(f"wrote {args.output} (no plot: matplotlib is not installed)")
@@ -158,7 +164,9 @@ def cmd_prune(args) -> int:
     maps = None
     if args.interaction_frames:
         frames = np.sort(rng.choice(len(dataset), min(args.interaction_frames, len(dataset)), replace=False))
-        maps = {"full": interactions(model, dataset.R[frames]), "pruned": interactions(best, dataset.R[frames])}
+        # one reference for both models, so that their energy contributions are comparable
+        ref = None if dataset.E is None else dataset.R[frames[int(np.argmin(dataset.E[frames]))]]
+        maps = {"full": interactions(model, dataset.R[frames], ref), "pruned": interactions(best, dataset.R[frames], ref)}
     written = write_prune_report(args.output, best, result, tests, maps, short_cutoff=args.short_cutoff,
                                  plots=not args.no_plots,
                                  extra={"source_model": os.path.abspath(args.model),

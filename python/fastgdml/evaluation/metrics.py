@@ -32,6 +32,15 @@ def unused_frames(model, dataset) -> np.ndarray:
     return np.setdiff1d(idxs, np.concatenate(excluded)) if excluded else idxs
 
 
+def errors_text(err: dict, e_unit: str, f_unit: str) -> str:
+    """One line of force and energy errors with their units: ``force MAE a RMSE b <f_unit>, energy MAE c RMSE d
+    <e_unit>`` (keys ``f_mae``, ``f_rmse``, ``e_mae``, ``e_rmse``; the energy part only when it is finite)."""
+    text = f"force MAE {err['f_mae']:.4g} RMSE {err['f_rmse']:.4g} {f_unit}"
+    if np.isfinite(err.get("e_mae", np.nan)):
+        text += f", energy MAE {err['e_mae']:.4g} RMSE {err['e_rmse']:.4g} {e_unit}"
+    return text
+
+
 def with_validation(model, idxs_valid, md5_valid, err: dict):
     """A copy of ``model`` recording its validation set (indices, dataset md5) and errors."""
     from ..model import Model
@@ -49,7 +58,9 @@ def prediction_errors(model, dataset, idxs: Optional[np.ndarray] = None, batch_s
 
     Returns ``n``, energy ``e_mae``/``e_rmse`` over geometries (NaN without energies), force-component
     ``f_mae``/``f_rmse``, per-atom force-magnitude error ``f_mag_mae`` (mean | |F^_a| - |F_a| |) and per-atom
-    angle error ``f_angle_mae`` (mean arccos(cos)/pi, in [0, 1]). With ``keep`` > 0 the result also has
+    angle error ``f_angle_mae`` (mean arccos(cos)/pi, in [0, 1], as sGDML reports it) and the same in degrees,
+    ``f_angle_mae_deg``. Energies are in the dataset's energy unit, forces in energy/length. With ``keep`` > 0 the
+    result also has
     ``samples``: reference and predicted energies of all geometries and forces of up to ``keep`` of them
     (for plots).
     """
@@ -93,6 +104,7 @@ def prediction_errors(model, dataset, idxs: Optional[np.ndarray] = None, batch_s
         "f_rmse": float(np.sqrt(f_sq / max(n_f, 1))),
         "f_mag_mae": mag_abs / max(n_atoms, 1),
         "f_angle_mae": ang / max(n_atoms, 1),
+        "f_angle_mae_deg": 180.0 * ang / max(n_atoms, 1),
     }
     if keep:
         cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0))

@@ -1,8 +1,10 @@
 """Training report: every number in one JSON file and PNG plots next to the model (issue: dataset to model).
 
-Files for a model ``m.npz``: ``m.report.json``, ``m.sigma_scan.png`` (with a sigma search), ``m.energies.png``
-and ``m.forces.png`` (predicted vs reference on the test set), ``m.force_errors.png`` (force-component error
-distribution per element). Plots need matplotlib (``pip install "fastgdml[report]"``); without it only the JSON
+Files for a model ``m.npz``: ``m.report.json``, ``m.sigma_scan.png`` (with a sigma search: validation force and
+energy RMSE against sigma, the chosen sigma and its criterion), ``m.energies.png`` and ``m.forces.png`` (predicted
+vs reference on the test set, and beside it the residual, predicted − reference, against the reference: a parity
+plot of absolute energies hides errors below about 1% of their range), ``m.force_errors.png`` (force-component
+error distribution per element). Plots need matplotlib (``pip install "fastgdml[report]"``); without it only the JSON
 is written and the report says so.
 """
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from ..data.elements import element_symbol
 from ..io.npz import atomic_path
+from ..units import unit_labels
 
 
 
@@ -26,9 +29,9 @@ def report_paths(model_path: str) -> dict:
 
 
 def _units(model):
-    e = str(model.arrays["e_unit"]) if "e_unit" in model.arrays else "kcal/mol"
-    r = str(model.arrays["r_unit"]) if "r_unit" in model.arrays else "Ang"
-    return e, "Å" if r.lower() in ("ang", "angstrom", "a") else r
+    """(energy, length) unit labels of a model (:func:`fastgdml.units.unit_labels`)."""
+    e, _, r = unit_labels(model.e_unit, model.r_unit)
+    return e, r
 
 
 def write_report(model_path: str, model, test: Optional[dict], scan=None, search=None, extra: Optional[dict] = None,
@@ -54,6 +57,8 @@ def write_report(model_path: str, model, test: Optional[dict], scan=None, search
         data["sigma_scan"] = [{"sigma": s, **{k: float(v) for k, v in e.items() if k != "samples"}}
                               for s, e in sorted(zip(scan.sigmas, scan.errors))]
         data["sigma_at_limit"] = bool(scan.at_limit)
+        data["selection"] = {"criterion": scan.select, "note": scan.select_note,
+                             "lowest_f_rmse_sigma": scan.lowest("f_rmse"), "lowest_e_rmse_sigma": scan.lowest("e_rmse")}
         if scan.lambdas:
             data["lambda_scan"] = [{"lambda": lam, **{k: float(v) for k, v in e.items() if k != "samples"}}
                                    for lam, e in scan.lambdas]
@@ -88,14 +93,21 @@ def _save(fig, path):
 
 
 def _parity(plt, ref, pred, what, unit, mae, rmse, path) -> None:
-    """Predicted against reference values with the diagonal."""
-    fig, ax = plt.subplots(figsize=(5, 5))
+    """Predicted against reference values with the diagonal, and beside it the residual against the reference."""
+    fig, (ax, res) = plt.subplots(1, 2, figsize=(10, 4.6))
     ax.scatter(ref, pred, s=3, alpha=0.4)
     lo, hi = float(np.min(ref)), float(np.max(ref))
     ax.plot([lo, hi], [lo, hi], "k--", lw=1)
     ax.set_xlabel(f"reference {what} ({unit})")
     ax.set_ylabel(f"predicted {what} ({unit})")
     ax.set_title(f"test {what}: MAE {mae:.3g}, RMSE {rmse:.3g} {unit}", fontsize=10)
+    res.scatter(ref, np.asarray(pred) - np.asarray(ref), s=3, alpha=0.4)
+    res.axhline(0.0, color="k", ls="--", lw=1)
+    for sign in (-1, 1):
+        res.axhline(sign * rmse, color="gray", ls=":", lw=1)
+    res.set_xlabel(f"reference {what} ({unit})")
+    res.set_ylabel(f"residual, predicted − reference ({unit})")
+    res.set_title(f"residuals (dotted: ± RMSE {rmse:.3g} {unit})", fontsize=10)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
@@ -120,14 +132,15 @@ def _plots(paths, model, test, scan, e_unit, r_unit) -> dict:
         ax.tick_params(axis="x", which="minor", labelsize=7)
         ax.set_xlabel("kernel length scale σ (descriptor units)")
         ax.set_ylabel(f"validation force RMSE ({f_unit})")
-        ax.axvline(scan.best, color="gray", ls="--", label=f"chosen σ = {scan.best:.3g}")
+        ax.axvline(scan.best, color="gray", ls="--", label=f"chosen σ = {scan.best:.3g} ({scan.select})")
         handles = ax.get_lines()
         if not np.isnan(e[0]["e_rmse"]):
             ax2 = ax.twinx()
             handles += ax2.plot(s, [x["e_rmse"] for x in e], "s:", color="C1", label="energies (right axis)")
             ax2.set_ylabel(f"validation energy RMSE ({e_unit})", color="C1")
         ax.legend(handles=handles, loc="upper center")
-        ax.set_title("σ search")
+        ax.set_title("σ search on the validation set" + (f"\n{scan.select_note}" if scan.select_note else ""),
+                     fontsize=10)
         fig.tight_layout()
         _save(fig, paths["sigma_scan"])
         plt.close(fig)

@@ -13,16 +13,19 @@ import numpy as np
 
 from ..data.dataset import Dataset
 from ..data.sampling import stratified_sample
-from ..evaluation.metrics import prediction_errors
+from ..evaluation.metrics import errors_text, prediction_errors
+from ..units import unit_labels
 from .fit import train
 from .sigma_search import search_sigma
 
 
 def learning_curve(dataset: Dataset, sizes: List[int], sigma: Optional[float] = None, n_valid: int = 200,
-                   n_test: int = 1000, seed: int = 0, verbose: bool = False, **train_kw) -> List[dict]:
+                   n_test: int = 1000, seed: int = 0, verbose: bool = False, select: str = "combined",
+                   **train_kw) -> List[dict]:
     """Train at each size in ``sizes`` and test on ``n_test`` common held-out frames.
 
-    Returns one dict per size: ``n_train``, ``sigma``, ``n_perms``, ``train_s`` and the test errors of
+    ``select`` is the sigma search's criterion (:func:`fastgdml.search_sigma`; unused with a fixed ``sigma``).
+    Returns one dict per size: ``n_train``, ``sigma``, ``n_perms``, ``train_s`` (seconds) and the test errors of
     :func:`fastgdml.evaluation.metrics.prediction_errors` (without samples).
     """
     import time
@@ -42,7 +45,7 @@ def learning_curve(dataset: Dataset, sizes: List[int], sigma: Optional[float] = 
         t = time.perf_counter()
         if sigma is None and n_valid > 0:
             model, _ = search_sigma(dataset.subset(np.sort(order[:n + n_valid])), n, n_valid=n_valid, seed=seed,
-                                    **train_kw)
+                                    select=select, **train_kw)
         else:
             model = train(dataset.subset(np.sort(order[:n])), n, 20.0 if sigma is None else sigma,
                           idxs_train=np.arange(n), n_valid=0, validate=False, **train_kw)
@@ -51,9 +54,20 @@ def learning_curve(dataset: Dataset, sizes: List[int], sigma: Optional[float] = 
                "train_s": time.perf_counter() - t, **err}
         rows.append(row)
         if verbose:
-            print(f"fastgdml: n_train {n}: sigma {row['sigma']:.4g}, test F MAE {err['f_mae']:.4g} RMSE "
-                  f"{err['f_rmse']:.4g}, E MAE {err['e_mae']:.4g}", file=sys.stderr, flush=True)
+            e_unit, f_unit, _ = unit_labels(dataset.e_unit, dataset.r_unit)
+            print(f"fastgdml: n_train {n}: sigma {row['sigma']:.4g}, test {errors_text(err, e_unit, f_unit)} "
+                  f"({row['train_s']:.1f} s)", file=sys.stderr, flush=True)
     return rows
+
+
+def learning_curve_table(rows: List[dict], e_unit: str = "kcal/mol", f_unit: str = "kcal/mol/Å") -> str:
+    """The rows of :func:`learning_curve` as a text table with units in the headers."""
+    cols = [("n_train", "n_train", "d"), ("sigma", "sigma", ".3g"), (f"test F MAE ({f_unit})", "f_mae", ".4g"),
+            (f"test F RMSE ({f_unit})", "f_rmse", ".4g"), (f"test E MAE ({e_unit})", "e_mae", ".4g"),
+            (f"test E RMSE ({e_unit})", "e_rmse", ".4g"), ("train (s)", "train_s", ".1f")]
+    lines = ["  " + "  ".join(head for head, _, _ in cols)]
+    lines += ["  " + "  ".join(f"{r[key]:{len(head)}{fmt}}" for head, key, fmt in cols) for r in rows]
+    return "\n".join(lines)
 
 
 def plot_learning_curve(rows: List[dict], path: str, e_unit: str = "kcal/mol", r_unit: str = "Å") -> None:
