@@ -109,6 +109,9 @@ def test_interaction_terms_add_up_to_the_predicted_forces(trained):
         want[m.pairs[1], m.pairs[0]] += norms / len(R)
     np.testing.assert_allclose(out["force"], want, rtol=1e-12, atol=0)
     assert np.all(np.diag(out["force"]) == 0) and np.all(out["force"][~np.eye(5, dtype=bool)] > 0)
-    energy_total = sum(m.deltas(r)[2].sum() for r in R) / len(R)  # every pair's removal change, once
-    assert out["energy"].sum() == pytest.approx(energy_total, rel=1e-9)
+    # additive energy contributions relative to the lowest-energy geometry of R: they sum to the mean E - E_min
+    E_all = model.predict(R)[0]
+    assert out["energy_difference"] == pytest.approx(E_all.mean() - E_all.min(), abs=1e-9)
+    assert out["energy"].sum() == pytest.approx(out["energy_difference"], abs=1e-6)
+    assert out["energy_quadrature_error"] <= 1e-6
     np.testing.assert_allclose(out["distance"], np.linalg.norm(R[:, :, None] - R[:, None], axis=-1).mean(0))

@@ -9,6 +9,7 @@ Model         load/save sGDML model files, predict energies and forces
 Calculator    ASE calculator (eV / Angstrom)
 search_sigma  kernel length scale chosen on a validation set
 prune         reduced descriptors (rGDML): feature_scores, retraining on kept fractions, interactions
+energy_contributions  per-atom energy contributions that sum to E(x) - E(x_ref) (integrated forces)
 get_include   the C ABI's header directory; get_library: libfastgdml.so (C/C++ programs, LAMMPS plugin)
 
 Subpackages, by concern: ``data`` (datasets, sampling, ASE trajectories), ``symmetry`` (permutation groups),
@@ -32,6 +33,7 @@ from . import train as _train_module, prune as _prune_module  # noqa: F401,E401
 from .training import SolverOptions, TrainingTask, search_sigma, train, train_task
 from .symmetry import find_permutations
 from .pruning import feature_scores, interactions, prune
+from .evaluation import energy_contributions
 # Old module paths that ``import fastgdml`` made attributes of the package before the split.
 from . import dataset, features, geometry, iterative, metrics, permutations, sampling, search  # noqa: F401,E402
 
@@ -49,6 +51,7 @@ __all__ = [
     "search_sigma",
     "feature_scores",
     "interactions",
+    "energy_contributions",
     "prune",
     "Calculator",
     "set_num_threads",

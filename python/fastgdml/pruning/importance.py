@@ -135,7 +135,7 @@ def pair_forces(m: "_Masking", terms: _Terms) -> np.ndarray:
     return -m.model.std * terms.g[:, None] * terms.jac
 
 
-def interactions(model: Model, R) -> dict:
+def interactions(model: Model, R, reference=None) -> dict:
     """Per-atom interaction analysis of the model's predictions, averaged over the geometries R (rGDML, Methods).
 
     Returns a dict of arrays:
@@ -145,29 +145,34 @@ def interactions(model: Model, R) -> dict:
         in F_l = σ_y Σ_k (∂x_lk/∂r_l) g_lk (g the force in descriptor space); symmetric, zero for pairs a
         reduced model does not keep.
     ``energy`` (N,)
-        Per-atom energy contributions: half the sum over the atom's pairs of the energy change when the pair is
-        removed from the descriptor (with symmetries, an orbit's change shared equally by its pairs). The
-        changes are large (the model's coefficients are large and cancel, DESIGN.md §1): read the pattern
-        across atoms, not the absolute values.
+        Per-atom energy contributions, additive: the mean over R of the integrated-force contributions of
+        :func:`fastgdml.evaluation.contributions.energy_contributions` relative to ``reference`` (default: the
+        geometry of R of lowest predicted energy, rigidly aligned to each geometry), so that they sum to
+        ``energy_difference`` up to ``energy_quadrature_error``.
+    ``energy_difference`` (scalar)
+        Mean over R of E(x) − E(x_ref).
+    ``energy_quadrature_error`` (scalar)
+        Largest |Σ_i c_i − (E(x) − E(x_ref))| over R.
     ``distance`` (N, N)
         Mean interatomic distance (length unit of the model; minimum image for a periodic model).
     """
+    from ..evaluation.contributions import energy_contributions
+
     R = _as_geometries(model, R)
     m = _Masking(model)
     N = model.n_atoms
     a_idx, b_idx = m.pairs
     force = np.zeros((N, N))
-    pair_energy = np.zeros(len(a_idx))
-    orbit_size = np.bincount(m.orbit)
     _, jac = _core.descriptors(R, mask=model.feature_mask, lattice=model.lattice)
     for start in range(0, len(R), _CHUNK):
         out = m.core(R[start:start + _CHUNK])
-        for g, dE, jq in zip(out["g"], out["dE"], jac[start:start + _CHUNK]):
+        for g, jq in zip(out["g"], jac[start:start + _CHUNK]):
             force[a_idx, b_idx] += np.linalg.norm(pair_forces(m, _Terms(g=g, jac=jq)), axis=1)
-            pair_energy += dE[m.orbit] / orbit_size[m.orbit]
     force = (force + force.T) / len(R)
-    energy = np.zeros(N)
-    np.add.at(energy, a_idx, 0.5 * pair_energy / len(R))
-    np.add.at(energy, b_idx, 0.5 * pair_energy / len(R))
+    if reference is None:
+        reference = R[int(np.argmin(model.predict(R)[0]))]
+    parts = energy_contributions(model, R, reference)
     distance = distance_matrices(R, model.lattice).mean(axis=0)
-    return {"force": force, "energy": energy, "distance": distance}
+    return {"force": force, "energy": parts.contributions.mean(axis=0),
+            "energy_difference": float((parts.energy - parts.reference_energy).mean()),
+            "energy_quadrature_error": float(np.abs(parts.quadrature_error).max()), "distance": distance}

@@ -3,7 +3,8 @@
 Files for ``-o m.npz``: ``m.prune.json``; ``m.prune_curve.png`` (validation force/energy RMSE against the kept
 fraction, like Fig. 2 of the rGDML paper); ``m.kept_features.png`` (short- and long-range features kept at each
 fraction); ``m.interactions.png`` (per-atom force contributions F_l^k of the full and the pruned model next to
-the mean interatomic distances, and per-atom energy contributions).
+the mean interatomic distances, and additive per-atom energy contributions relative to the sample's lowest-energy
+geometry).
 """
 from __future__ import annotations
 
@@ -112,8 +113,9 @@ def _plots(paths, model, result, maps, e_unit, r_unit, short_cutoff) -> dict:
         ax.bar(x + 0.2, maps["pruned"]["energy"], 0.4, label="pruned")
         ax.set_xticks(range(0, N, step), labels[::step], rotation=90, fontsize=7)
         ax.set_xlabel("atom")
-        ax.set_ylabel(f"energy change on removing the atom's pairs, ½ per pair ({e_unit})", fontsize=9)
-        ax.set_title("per-atom energy contributions (pair-removal changes)", fontsize=10)
+        ax.set_ylabel(f"mean contribution to E − E_ref ({e_unit})", fontsize=9)
+        ax.set_title(f"per-atom energy contributions (integrated forces; they sum to the mean E − E_ref, full "
+                     f"{maps['full']['energy_difference']:.3g} {e_unit})", fontsize=9)
         ax.legend(fontsize=8)
         fig.tight_layout()
         _save(fig, paths["interactions"])
