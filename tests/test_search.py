@@ -65,3 +65,13 @@ def test_lambda_search_keeps_the_best_lambda_at_the_chosen_sigma(data):
     assert model.arrays["f_err"].item()["rmse"] == pytest.approx(best[1]["f_rmse"])
     assert best[1]["f_rmse"] < scan.lambdas[-1][1]["f_rmse"]
     assert "lambda" in scan.table()
+
+
+def test_symmetry_search_runs_once_per_sigma_search(data, monkeypatch):
+    import fastgdml.training.task as task_module
+
+    calls = []
+    real = task_module.find_permutations
+    monkeypatch.setattr(task_module, "find_permutations", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    model, scan = search_sigma(data, 40, sigma0=5.0, n_valid=60, perms=None)  # perms=None as the CLI passes it
+    assert scan.trainings >= 5 and len(calls) == 1 and len(model.perms) == 3

@@ -259,7 +259,8 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
         """train() arguments of every training after the first: the fixed task's permutations, no valid_dataset
         (the validation set is fixed and scored here)."""
         kw = {k: v for k, v in train_kw.items() if k != "valid_dataset"}
-        kw.setdefault("perms", task["perms"])
+        if kw.get("perms") is None:  # perms=None (the CLI's default) would search the symmetries again
+            kw["perms"] = task["perms"]
         return kw
 
     def progress_text(seconds: float) -> str:
