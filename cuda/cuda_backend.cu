@@ -126,7 +126,8 @@ void kernel_sums(const Device& device, const CudaDenseAlgebra& la, const DeviceL
 class CudaTrainingState final : public TrainingState {
  public:
   CudaTrainingState(const Device& device, const TrainingSetup& s)
-      : TrainingState(kName), layout(s.layout), maps(device, s.layout, s.perms, s.lattice), use_energy_(s.use_energy) {
+      : TrainingState(kName), layout(s.layout), maps(device, s.layout, s.perms, s.lattice), use_energy_(s.use_energy),
+        first_(s.first_point), local_(s.local_points > 0 ? s.local_points : s.n) {
     const std::int64_t n = s.n, D = layout.size(), N = layout.n_atoms();
     side.n = n;
     side.D = D;
@@ -144,9 +145,9 @@ class CudaTrainingState final : public TrainingState {
       device.check_launch("row_dots");
       device.synchronize();  // R is freed here
     }
-    Z = DeviceArray<double>(device, n * D);
-    E = DeviceArray<double>(device, n);
-    chunk = queries_per_chunk(kTrainingWorkBytes, n, D, maps.G, n);
+    Z = DeviceArray<double>(device, local_ * D);
+    E = DeviceArray<double>(device, local_);
+    chunk = queries_per_chunk(kTrainingWorkBytes, n, D, maps.G, local_);
   }
 
   std::int64_t n() const override { return side.n; }
@@ -155,6 +156,8 @@ class CudaTrainingState final : public TrainingState {
   int n_permutations() const override { return maps.G; }
   bool use_energy() const override { return use_energy_; }
   std::int64_t cache_bytes() const override { return 0; }  // the weights are recomputed: GEMM-shaped, cheap here
+  std::int64_t first_point() const override { return first_; }
+  std::int64_t local_points() const override { return local_; }
   std::int64_t bytes() const override {
     return maps.bytes() + side.XU.bytes() + side.x2.bytes() + side.t.bytes() + g.bytes() + Z.bytes() + E.bytes() +
            work.bytes();
@@ -181,6 +184,7 @@ class CudaTrainingState final : public TrainingState {
   DescriptorLayout layout;
   DeviceLayout maps;
   bool use_energy_;
+  std::int64_t first_, local_;  // the rows of the points [first_, first_ + local_)
   std::int64_t chunk = 1;
   // U (second half of side.XU), t, Z, E and the chunk arrays are K v's workspaces (written under the device lock)
   DeviceSide side;
@@ -281,8 +285,7 @@ class CudaBackend final : public Backend {
   }
 
   std::unique_ptr<TrainingState> prepare_training(const TrainingSetup& setup) const override {
-    if (setup.n < 1) throw std::invalid_argument("a kernel needs at least one training geometry");
-    if (!(setup.sigma > 0.0)) throw std::invalid_argument("sigma must be > 0, got " + std::to_string(setup.sigma));
+    check_training_setup(setup);
     auto lock = device_.lock();
     return std::make_unique<CudaTrainingState>(device_, setup);
   }
@@ -291,17 +294,18 @@ class CudaBackend final : public Backend {
     const auto& s = state_of<CudaTrainingState>(state, kName);
     auto lock = device_.lock();
     const int N = s.layout.n_atoms();
-    const std::int64_t n = s.side.n, D = s.side.D, nF = n * 3 * N;
+    const std::int64_t n = s.side.n, D = s.side.D, nF = n * 3 * N, first = s.first_, local = s.local_;
     launch_jacobian_rows(s.g.get(), n, D, N, s.maps.pair_a.get(), s.maps.pair_b.get(), v, s.side.U(),
-                         device_.stream());
+                         device_.stream());  // every point is a column: U of all of them
     launch_row_dots(s.side.X(), s.side.U(), n, D, s.side.t.get(), device_.stream());
     device_.check_launch("jacobian_rows, row_dots");
-    kernel_sums(device_, algebra_, s.maps, s.side, n, s.side.X(), s.side.x2.get(), s.use_energy_ ? v + nF : nullptr,
-                s.chunk, s.work, s.Z.get(), s.E.get());
-    launch_jacobian_t(s.g.get(), n, D, N, s.maps.inc_start.get(), s.maps.inc_feature.get(), s.maps.inc_sign.get(),
-                      s.Z.get(), out, device_.stream());
+    // The queries are this state's row points.
+    kernel_sums(device_, algebra_, s.maps, s.side, local, s.side.X() + first * D, s.side.x2.get() + first,
+                s.use_energy_ ? v + nF : nullptr, s.chunk, s.work, s.Z.get(), s.E.get());
+    launch_jacobian_t(s.g.get() + first * D * 3, local, D, N, s.maps.inc_start.get(), s.maps.inc_feature.get(),
+                      s.maps.inc_sign.get(), s.Z.get(), out, device_.stream());
     device_.check_launch("jacobian_t");
-    if (s.use_energy_) device_.copy(out + nF, s.E.get(), bytes_of(n, sizeof(double)));
+    if (s.use_energy_) device_.copy(out + local * 3 * N, s.E.get(), bytes_of(local, sizeof(double)));
   }
 
   void kernel_columns(const TrainingState& state, const std::vector<std::int64_t>& cols, double* out) const override {
@@ -315,7 +319,7 @@ class CudaBackend final : public Backend {
     };
     const DeviceArray<std::int64_t> point = up(groups.point), start = up(groups.start), col = up(groups.force_col),
                                     slot = up(groups.force_slot), energy = up(groups.energy_slot);
-    launch_kernel_columns(s.kernel_data(), s.side.n, s.use_energy_, groups.size(), point.get(), start.get(),
+    launch_kernel_columns(s.kernel_data(), s.first_, s.local_, s.use_energy_, groups.size(), point.get(), start.get(),
                           col.get(), slot.get(), energy.get(), C, out, device_.stream());
     device_.check_launch("kernel_columns");
     device_.synchronize();  // the group arrays are freed on return
@@ -324,12 +328,13 @@ class CudaBackend final : public Backend {
   void diagonal_blocks(const TrainingState& state, double* blocks, double* energy_diagonal) const override {
     const auto& s = state_of<CudaTrainingState>(state, kName);
     auto lock = device_.lock();
-    const std::int64_t n = s.side.n, dim = 3 * s.layout.n_atoms();
+    const std::int64_t n = s.local_, dim = 3 * s.layout.n_atoms();
     std::vector<std::int64_t> all(dim);
     for (std::int64_t c = 0; c < dim; ++c) all[c] = c;
     const DeviceArray<std::int64_t> cols = upload_array(device_, all.data(), dim);
     DeviceArray<double> blocks_d(device_, n * dim * dim), energy_d(device_, s.use_energy_ ? n : 0);
-    launch_diagonal_blocks(s.kernel_data(), n, cols.get(), blocks_d.get(), s.use_energy_ ? energy_d.get() : nullptr,
+    launch_diagonal_blocks(s.kernel_data(), s.first_, n, cols.get(), blocks_d.get(),
+                           s.use_energy_ ? energy_d.get() : nullptr,
                            device_.stream());
     device_.check_launch("diagonal_blocks");
     device_.download(blocks, blocks_d.get(), bytes_of(n * dim * dim, sizeof(double)));
@@ -338,6 +343,7 @@ class CudaBackend final : public Backend {
   }
 
   void assemble(const TrainingState& state, double* K) const override {
+    if (state.sharded()) throw std::invalid_argument("assemble needs all rows of K; this state holds a shard of them");
     const std::int64_t M = state.size();
     std::vector<std::int64_t> all(M);
     for (std::int64_t c = 0; c < M; ++c) all[c] = c;

@@ -111,17 +111,19 @@ __device__ void accumulate_pair(const PairInput& in, std::int64_t i, std::int64_
   }
 }
 
-// Block (row point i = blockIdx.y, group = blockIdx.x) of K[:, C] (M x C): zero the group's columns in i's rows,
-// then accumulate every permutation.
-__global__ void kernel_columns_kernel(PairInput in, std::int64_t n, bool with_energy, const std::int64_t* group_point,
-                                      const std::int64_t* group_start, const std::int64_t* force_col,
-                                      const std::int64_t* force_slot, const std::int64_t* energy_slot,
-                                      std::int64_t C, double* out) {
+// Block (row point i = row_first + blockIdx.y, group = blockIdx.x) of the rows of K[:, C] of the gridDim.y row
+// points (their force rows, then their energy rows; x C): zero the group's columns in i's rows, then accumulate
+// every permutation.
+__global__ void kernel_columns_kernel(PairInput in, std::int64_t row_first, bool with_energy,
+                                      const std::int64_t* group_point, const std::int64_t* group_start,
+                                      const std::int64_t* force_col, const std::int64_t* force_slot,
+                                      const std::int64_t* energy_slot, std::int64_t C, double* out) {
   __shared__ double alpha[3 * kMaxColumnAtoms], partial[kColumnThreads];
-  const std::int64_t grp = blockIdx.x, i = blockIdx.y, dim = 3 * in.n_atoms, nF = n * dim;
+  const std::int64_t grp = blockIdx.x, l = blockIdx.y, i = row_first + l, dim = 3 * in.n_atoms;
+  const std::int64_t local_nF = std::int64_t(gridDim.y) * dim;
   const std::int64_t first = group_start[grp], count = group_start[grp + 1] - first, es = energy_slot[grp];
-  double* out_force = out + i * dim * C;
-  double* out_energy = with_energy ? out + (nF + i) * C : nullptr;
+  double* out_force = out + l * dim * C;
+  double* out_energy = with_energy ? out + (local_nF + l) * C : nullptr;
   for (std::int64_t t = threadIdx.x; t < count + 1; t += blockDim.x) {
     const std::int64_t s = t < count ? force_slot[first + t] : es;
     if (s < 0) continue;
@@ -133,12 +135,13 @@ __global__ void kernel_columns_kernel(PairInput in, std::int64_t n, bool with_en
                   alpha, partial);
 }
 
-// Block i: K[F_i, F_i] (3N x 3N) into blocks[i] and K[E_i, E_i] into energy_diagonal[i] (if not nullptr).
-__global__ void diagonal_blocks_kernel(PairInput in, std::int64_t n, const std::int64_t* all_cols, double* blocks,
-                                       double* energy_diagonal) {
+// Block l (row point i = row_first + l): K[F_i, F_i] (3N x 3N) into blocks[l] and K[E_i, E_i] into
+// energy_diagonal[l] (if not nullptr).
+__global__ void diagonal_blocks_kernel(PairInput in, std::int64_t row_first, const std::int64_t* all_cols,
+                                       double* blocks, double* energy_diagonal) {
   __shared__ double alpha[3 * kMaxColumnAtoms], partial[kColumnThreads];
-  const std::int64_t i = blockIdx.x, dim = 3 * in.n_atoms;
-  double* out = blocks + i * dim * dim;
+  const std::int64_t l = blockIdx.x, i = row_first + l, dim = 3 * in.n_atoms;
+  double* out = blocks + l * dim * dim;
   __shared__ double energy[1];
   for (std::int64_t t = threadIdx.x; t < dim * dim; t += blockDim.x) out[t] = 0.0;
   if (threadIdx.x == 0) energy[0] = 0.0;
@@ -154,7 +157,7 @@ __global__ void diagonal_blocks_kernel(PairInput in, std::int64_t n, const std::
       if (threadIdx.x == 0) energy[0] += kernel.weights_from_r2(r2).k;
       __syncthreads();
     }
-    if (threadIdx.x == 0) energy_diagonal[i] = energy[0];
+    if (threadIdx.x == 0) energy_diagonal[l] = energy[0];
   }
 }
 
@@ -168,19 +171,23 @@ PairInput pair_input(const TrainingKernelData& t) {
 
 }  // namespace
 
-void launch_kernel_columns(const TrainingKernelData& t, std::int64_t n, bool with_energy, std::int64_t n_groups,
-                           const std::int64_t* group_point, const std::int64_t* group_start,
+void launch_kernel_columns(const TrainingKernelData& t, std::int64_t row_first, std::int64_t rows, bool with_energy,
+                           std::int64_t n_groups, const std::int64_t* group_point, const std::int64_t* group_start,
                            const std::int64_t* force_col, const std::int64_t* force_slot,
                            const std::int64_t* energy_slot, std::int64_t C, double* out, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(n_groups), static_cast<unsigned>(n));
-  FASTGDML_LAUNCH(kernel_columns_kernel, grid, kColumnThreads, stream, pair_input(t), n, with_energy, group_point,
-                  group_start, force_col, force_slot, energy_slot, C, out);
+  if (rows > 65535)
+    throw std::invalid_argument("CUDA kernel columns: " + std::to_string(rows) + " row points in one call, at most "
+                                "65535 (the grid's y dimension); shard the training set over more ranks");
+  const dim3 grid(static_cast<unsigned>(n_groups), static_cast<unsigned>(rows));
+  FASTGDML_LAUNCH(kernel_columns_kernel, grid, kColumnThreads, stream, pair_input(t), row_first, with_energy,
+                  group_point, group_start, force_col, force_slot, energy_slot, C, out);
 }
 
-void launch_diagonal_blocks(const TrainingKernelData& t, std::int64_t n, const std::int64_t* all_cols, double* blocks,
-                            double* energy_diagonal, cudaStream_t stream) {
-  FASTGDML_LAUNCH(diagonal_blocks_kernel, static_cast<unsigned>(n), kColumnThreads, stream, pair_input(t), n, all_cols,
-                  blocks, energy_diagonal);
+void launch_diagonal_blocks(const TrainingKernelData& t, std::int64_t row_first, std::int64_t rows,
+                            const std::int64_t* all_cols, double* blocks, double* energy_diagonal,
+                            cudaStream_t stream) {
+  FASTGDML_LAUNCH(diagonal_blocks_kernel, static_cast<unsigned>(rows), kColumnThreads, stream, pair_input(t),
+                  row_first, all_cols, blocks, energy_diagonal);
 }
 
 }  // namespace fastgdml::cuda

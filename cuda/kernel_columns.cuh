@@ -27,14 +27,17 @@ struct TrainingKernelData {
   const double* inc_sign = nullptr;          // 2 D
 };
 
-// K[:, C] (M x C, row-major) of the n training points for the grouped columns (n_groups groups).
-void launch_kernel_columns(const TrainingKernelData& t, std::int64_t n, bool with_energy, std::int64_t n_groups,
-                           const std::int64_t* group_point, const std::int64_t* group_start,
+// The rows of K[:, C] of the row points [row_first, row_first + rows) (their force rows, then their energy rows;
+// x C, row-major) for the grouped columns (n_groups groups). All points: row_first 0, rows n.
+void launch_kernel_columns(const TrainingKernelData& t, std::int64_t row_first, std::int64_t rows, bool with_energy,
+                           std::int64_t n_groups, const std::int64_t* group_point, const std::int64_t* group_start,
                            const std::int64_t* force_col, const std::int64_t* force_slot,
                            const std::int64_t* energy_slot, std::int64_t C, double* out, cudaStream_t stream);
 
-// K[F_i, F_i] (n x 3N x 3N) and K[E_i, E_i] (n, or energy_diagonal nullptr); all_cols: 0 .. 3N - 1.
-void launch_diagonal_blocks(const TrainingKernelData& t, std::int64_t n, const std::int64_t* all_cols, double* blocks,
-                            double* energy_diagonal, cudaStream_t stream);
+// K[F_i, F_i] (rows x 3N x 3N) and K[E_i, E_i] (rows, or energy_diagonal nullptr) of the row points
+// [row_first, row_first + rows); all_cols: 0 .. 3N - 1.
+void launch_diagonal_blocks(const TrainingKernelData& t, std::int64_t row_first, std::int64_t rows,
+                            const std::int64_t* all_cols, double* blocks, double* energy_diagonal,
+                            cudaStream_t stream);
 
 }  // namespace fastgdml::cuda

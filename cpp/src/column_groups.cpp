@@ -9,13 +9,15 @@ ColumnGroups group_columns(const std::int64_t* cols, std::int64_t count, std::in
                            bool with_energy) {
   const std::int64_t dim = 3 * static_cast<std::int64_t>(n_atoms), nF = n * dim, M = nF + (with_energy ? n : 0);
   std::vector<std::int64_t> group_of_point(n, -1);
+  std::vector<char> seen(M, 0);
   std::vector<std::vector<std::int64_t>> cols_of, slots_of;
   ColumnGroups out;
   for (std::int64_t s = 0; s < count; ++s) {
     const std::int64_t c = cols[s];
-    if (c < 0 || c >= M || (s > 0 && c <= cols[s - 1]))
-      throw std::invalid_argument("kernel columns must be strictly increasing indices in [0, " + std::to_string(M) +
-                                  "), got " + std::to_string(c));
+    if (c < 0 || c >= M || seen[c])
+      throw std::invalid_argument("kernel columns must be distinct indices in [0, " + std::to_string(M) + "), got " +
+                                  std::to_string(c) + (c >= 0 && c < M ? " twice" : ""));
+    seen[c] = 1;
     const std::int64_t j = c < nF ? c / dim : c - nF;
     if (group_of_point[j] < 0) {
       group_of_point[j] = out.size();

@@ -32,6 +32,8 @@ KernelOperator::KernelOperator(const DescriptorLayout& layout, const Lattice& la
   setup.sigma = options.sigma;
   setup.use_energy = options.use_energy;
   setup.cache_budget = options.cache_bytes;
+  setup.first_point = options.first_point;
+  setup.local_points = options.local_points;
   state_ = backend_->prepare_training(setup);
 }
 
@@ -42,12 +44,12 @@ std::vector<double> KernelOperator::X() const {
 }
 
 void KernelOperator::matvec(const double* v, double* out) const {
-  on_backend(backend_->vectors(), v, size(), out, size(),
+  on_backend(backend_->vectors(), v, size(), out, local_size(),
              [this](const double* a, double* b) { backend_->kernel_matvec(*state_, a, b); });
 }
 
 void KernelOperator::columns(const std::vector<std::int64_t>& cols, double* out) const {
-  on_backend(backend_->vectors(), nullptr, 0, out, size() * static_cast<std::int64_t>(cols.size()),
+  on_backend(backend_->vectors(), nullptr, 0, out, local_size() * static_cast<std::int64_t>(cols.size()),
              [&](const double*, double* b) { backend_->kernel_columns(*state_, cols, b); });
 }
 

@@ -145,6 +145,48 @@ void test_operations(const Backend& cpu, const Backend& gpu, const Case& cs) {
   });
   std::vector<std::int64_t> cols = {0, 2, 3 * N + 1, 3 * N * (n - 1) + 3 * N - 1};
   if (cs.energy) cols.insert(cols.end(), {n * 3 * N, n * 3 * N + n - 1});
+
+  // A row shard (MPI): the points [1, n - 1) on the CUDA backend against those rows of the CPU's unsharded results
+  // (their force rows, then their energy rows), for K v, columns in a scrambled order, and the diagonal blocks.
+  {
+    TrainingSetup shard = setup;
+    shard.first_point = 1;
+    shard.local_points = n - 2;
+    const auto ts = gpu.prepare_training(shard);
+    const std::int64_t dim = 3 * N, L = ts->local_size();
+    check(ts->sharded() && L == (n - 2) * (dim + (cs.energy ? 1 : 0)), tag + "shard: local rows " + std::to_string(L));
+    const auto rows_of = [&](const std::vector<double>& full, std::int64_t width) {  // the shard's rows of a matrix
+      std::vector<double> out;
+      const auto take = [&](std::int64_t r0, std::int64_t count) {
+        out.insert(out.end(), full.begin() + r0 * width, full.begin() + (r0 + count) * width);
+      };
+      take(dim, (n - 2) * dim);
+      if (cs.energy) take(n * dim + 1, n - 2);
+      return out;
+    };
+    std::vector<double> Kv_cpu(M);
+    {
+      Staged in(cpu.vectors(), v), out(cpu.vectors(), M);
+      cpu.kernel_matvec(*tc, in.get(), out.get());
+      Kv_cpu = out.host();
+    }
+    Staged in(gpu.vectors(), v), out(gpu.vectors(), L);
+    gpu.kernel_matvec(*ts, in.get(), out.get());
+    check_close(out.host(), rows_of(Kv_cpu, 1), 1e-12, tag + "shard: K v rows");
+    const std::vector<std::int64_t> scrambled = {cols[3], cols[0], cols[2], cols[1]};
+    std::vector<double> C_cpu(M * 4);
+    cpu.kernel_columns(*tc, scrambled, C_cpu.data());
+    Staged C(gpu.vectors(), L * 4);
+    gpu.kernel_columns(*ts, scrambled, C.get());
+    check_close(C.host(), rows_of(C_cpu, 4), 1e-12, tag + "shard: kernel columns in a scrambled order");
+    std::vector<double> b_cpu(n * dim * dim), e_cpu(n), b_gpu((n - 2) * dim * dim), e_gpu(n - 2);
+    cpu.diagonal_blocks(*tc, b_cpu.data(), e_cpu.data());
+    gpu.diagonal_blocks(*ts, b_gpu.data(), e_gpu.data());
+    check_close(b_gpu, std::vector<double>(b_cpu.begin() + dim * dim, b_cpu.end() - dim * dim), 1e-12,
+                tag + "shard: diagonal blocks");
+    if (cs.energy) check_close(e_gpu, std::vector<double>(e_cpu.begin() + 1, e_cpu.end() - 1), 1e-12,
+                               tag + "shard: energy diagonal");
+  }
   compare(cpu, gpu, 1e-12, tag + "kernel columns", [&](const Backend& b) {
     Staged out(b.vectors(), M * static_cast<std::int64_t>(cols.size()));
     b.kernel_columns(state(b), cols, out.get());

@@ -207,7 +207,7 @@ void run_case(const Case& cs) {
     td.inc_sign = inc.sign.data();
     const std::int64_t C = static_cast<std::int64_t>(cols.size());
     std::vector<double> KC(M * C, 7.0), KC_ref(M * C);  // 7: every entry must be overwritten
-    cuda::launch_kernel_columns(td, n, cs.energy, groups.size(), groups.point.data(), groups.start.data(),
+    cuda::launch_kernel_columns(td, 0, n, cs.energy, groups.size(), groups.point.data(), groups.start.data(),
                                 groups.force_col.data(), groups.force_slot.data(), groups.energy_slot.data(), C,
                                 KC.data(), nullptr);
 #ifdef FASTGDML_WITH_CORE
@@ -237,7 +237,7 @@ void run_case(const Case& cs) {
     std::vector<std::int64_t> all(dim);
     for (std::int64_t c = 0; c < dim; ++c) all[c] = c;
     std::vector<double> blocks(n * dim * dim, 7.0), ediag(n, 7.0), blocks_ref(n * dim * dim), ediag_ref(n);
-    cuda::launch_diagonal_blocks(td, n, all.data(), blocks.data(), cs.energy ? ediag.data() : nullptr, nullptr);
+    cuda::launch_diagonal_blocks(td, 0, n, all.data(), blocks.data(), cs.energy ? ediag.data() : nullptr, nullptr);
     // reference: the kernel-column kernel (checked above) for all columns of point i, read in i's rows
     for (std::int64_t i = 0; i < std::min<std::int64_t>(n, 3); ++i) {
       std::vector<std::int64_t> own(dim);
@@ -246,7 +246,7 @@ void run_case(const Case& cs) {
       const ColumnGroups gi = group_columns(own.data(), static_cast<std::int64_t>(own.size()), n, cs.N, cs.energy);
       const std::int64_t Ci = static_cast<std::int64_t>(own.size());
       std::vector<double> Ki(M * Ci);
-      cuda::launch_kernel_columns(td, n, cs.energy, gi.size(), gi.point.data(), gi.start.data(), gi.force_col.data(),
+      cuda::launch_kernel_columns(td, 0, n, cs.energy, gi.size(), gi.point.data(), gi.start.data(), gi.force_col.data(),
                                   gi.force_slot.data(), gi.energy_slot.data(), Ci, Ki.data(), nullptr);
       for (std::int64_t r = 0; r < dim; ++r)
         for (std::int64_t c = 0; c < dim; ++c) blocks_ref[(i * dim + r) * dim + c] = Ki[(i * dim + r) * Ci + c];

@@ -59,6 +59,8 @@ class FakeState final : public TrainingState {
   int n_permutations() const override { return 1; }
   bool use_energy() const override { return false; }
   std::int64_t cache_bytes() const override { return 0; }
+  std::int64_t first_point() const override { return 0; }
+  std::int64_t local_points() const override { return 1; }
 };
 
 void test_a_state_of_another_backend_is_refused() {

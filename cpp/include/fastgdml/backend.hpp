@@ -52,6 +52,11 @@ struct TrainingSetup {
   // speed up K v; the backend decides what to keep within it (the CPU caches the data-only Matérn weights when
   // solver::weight_cache_bytes fits).
   std::int64_t cache_budget = std::int64_t{1} << 30;
+  // Row sharding (MPI, one state per rank): this state computes only the rows of K that belong to the training
+  // points [first_point, first_point + local_points) (their force rows, then their energy rows); every point is
+  // still a column. local_points 0: all points (no sharding).
+  std::int64_t first_point = 0;
+  std::int64_t local_points = 0;
 };
 
 class TrainingState : public BackendState {
@@ -63,7 +68,12 @@ class TrainingState : public BackendState {
   virtual int n_permutations() const = 0;
   virtual bool use_energy() const = 0;
   virtual std::int64_t cache_bytes() const = 0;  // bytes of K v caches admitted within the budget (0: none)
-  std::int64_t size() const { return n() * 3 * n_atoms() + (use_energy() ? n() : 0); }  // rows of K
+  virtual std::int64_t first_point() const = 0;   // the rows this state computes: see TrainingSetup
+  virtual std::int64_t local_points() const = 0;
+  std::int64_t size() const { return n() * 3 * n_atoms() + (use_energy() ? n() : 0); }  // rows (= columns) of K
+  // Rows this state computes: the force rows of its points, then their energy rows (size() when not sharded).
+  std::int64_t local_size() const { return local_points() * (3 * n_atoms() + (use_energy() ? 1 : 0)); }
+  bool sharded() const { return local_points() != n(); }
 };
 
 // A trained model's constants (FORMATS.md §5.1), host arrays: the state copies them.
@@ -110,15 +120,18 @@ class Backend {
   // Throws std::invalid_argument for bad setups (no geometries, sigma <= 0, permutations the layout rejects).
   virtual std::unique_ptr<TrainingState> prepare_training(const TrainingSetup& setup) const = 0;
 
-  // out = K v (size() each, backend memory): J, the kernel sums and J^T all inside, no allocation per call.
+  // out = the state's rows of K v (v: size(), out: local_size(), backend memory; all of K v without sharding): J,
+  // the kernel sums and J^T all inside, no allocation per call.
   // Calls on one state are serialised (they share its workspaces); different states run concurrently.
   virtual void kernel_matvec(const TrainingState& state, const double* v, double* out) const = 0;
-  // K[:, cols] (size() x cols.size(), row-major, backend memory) without forming K; cols strictly increasing.
+  // The state's rows of K[:, cols] (local_size() x cols.size(), row-major, backend memory) without forming K;
+  // cols distinct indices of K's columns in any order (output column s is K[:, cols[s]]).
   virtual void kernel_columns(const TrainingState& state, const std::vector<std::int64_t>& cols,
                               double* out) const = 0;
-  // Force diagonal blocks K[F_i, F_i] (host, n x 3N x 3N) and the energy diagonal (host, n; with energy rows).
+  // Force diagonal blocks K[F_i, F_i] (host, local_points x 3N x 3N) and the energy diagonal (host, local_points;
+  // with energy rows) of the state's points.
   virtual void diagonal_blocks(const TrainingState& state, double* blocks, double* energy_diagonal) const = 0;
-  // Dense K (size() x size(), row-major, both triangles, backend memory).
+  // Dense K (size() x size(), row-major, both triangles, backend memory); std::invalid_argument when sharded.
   virtual void assemble(const TrainingState& state, double* K) const = 0;
   // The training descriptors (host, n x D) and rows J_j a_j (host, n x D) of per-point Cartesian vectors a
   // (host, n x 3N): what a trained model stores (R_desc, R_d_desc_alpha).
@@ -138,6 +151,10 @@ class Backend {
   virtual FeatureDeltas feature_scores(const ModelState& state, const std::vector<int>& orbit, std::int64_t n_orbits,
                                        std::int64_t B, const double* R, bool with_forces) const = 0;
 };
+
+// std::invalid_argument unless the setup has geometries, sigma > 0 and a shard inside [0, n): the checks every
+// backend's prepare_training makes first (backend.cpp).
+void check_training_setup(const TrainingSetup& setup);
 
 // The state as the backend's own type, or std::invalid_argument naming both backends: the check every backend
 // operation makes before it touches a state.

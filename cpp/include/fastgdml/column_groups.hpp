@@ -18,8 +18,8 @@ struct ColumnGroups {
   std::int64_t size() const { return static_cast<std::int64_t>(point.size()); }
 };
 
-// cols (count, strictly increasing, in [0, n 3N (+ n))) grouped by point in order of first appearance.
-// std::invalid_argument naming the offending index otherwise.
+// cols (count distinct indices in [0, n 3N (+ n)), any order; slot s is cols[s]) grouped by point in order of first
+// appearance. std::invalid_argument naming the offending index otherwise.
 ColumnGroups group_columns(const std::int64_t* cols, std::int64_t count, std::int64_t n, int n_atoms,
                            bool with_energy);
 

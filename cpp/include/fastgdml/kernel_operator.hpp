@@ -24,6 +24,9 @@ struct KernelOptions {
   bool use_energy = false;                  // add the n energy rows/columns (use_E_cstr)
   std::int64_t cache_bytes = 1LL << 30;     // memory the backend may use for K v caches (TrainingSetup)
   std::string backend = "cpu";              // which Backend computes (make_backend)
+  // Row sharding (TrainingSetup): only the rows of the points [first_point, first_point + local_points); 0: all.
+  std::int64_t first_point = 0;
+  std::int64_t local_points = 0;
 };
 
 class KernelOperator {
@@ -37,7 +40,10 @@ class KernelOperator {
   std::string backend_name() const { return state_->backend(); }  // who serves the calls
 
   std::int64_t n() const { return state_->n(); }
-  std::int64_t size() const { return state_->size(); }  // rows of K: n*3N (+ n)
+  std::int64_t size() const { return state_->size(); }  // rows (= columns) of K: n*3N (+ n)
+  std::int64_t local_size() const { return state_->local_size(); }  // rows this operator computes (size() unsharded)
+  std::int64_t first_point() const { return state_->first_point(); }
+  std::int64_t local_points() const { return state_->local_points(); }
   std::int64_t descriptor_size() const { return state_->descriptor_size(); }
   int n_atoms() const { return state_->n_atoms(); }
   bool use_energy() const { return state_->use_energy(); }
@@ -45,10 +51,10 @@ class KernelOperator {
 
   // Host arrays from here on.
   std::vector<double> X() const;                              // n x D training descriptors
-  void matvec(const double* v, double* out) const;            // out = K v
+  void matvec(const double* v, double* out) const;            // out = K v (v: size(), out: local_size())
   void assemble(double* K) const;                             // dense K, size() x size()
-  void columns(const std::vector<std::int64_t>& cols, double* out) const;  // K[:, cols], size() x cols.size()
-  // Force diagonal blocks (n x 3N x 3N) and energy diagonal (n, with energy rows) of K.
+  void columns(const std::vector<std::int64_t>& cols, double* out) const;  // K[:, cols], local_size() x cols.size()
+  // Force diagonal blocks (local_points x 3N x 3N) and energy diagonal (local_points, with energy rows) of K.
   void diagonal_blocks(double* blocks, double* energy_diagonal) const;
   // Rows J_j a_j (n x D) for per-point Cartesian vectors a (n x 3N).
   void jacobian_rows(const double* a, double* out) const;

@@ -33,6 +33,8 @@ void compute_descriptors(const DescriptorLayout& layout, const Lattice& lattice,
                g + m * D * 3);
 }
 
+bool sharded_setup(const TrainingSetup& s) { return s.local_points > 0 && s.local_points != s.n; }
+
 // Permutation maps delta_p of a layout and their inverses (G x D each).
 struct PermutationMaps {
   PermutationMaps(const DescriptorLayout& layout, const std::vector<std::int64_t>& perms)
@@ -46,18 +48,19 @@ struct PermutationMaps {
 class CpuTrainingState final : public TrainingState {
  public:
   CpuTrainingState(const TrainingSetup& s)
-      : TrainingState(kName), layout(s.layout), maps(layout, s.perms), n_(s.n), sigma(s.sigma),
-        use_energy_(s.use_energy) {
+      : TrainingState(kName), layout(s.layout), maps(layout, s.perms), n_(s.n), first_(s.first_point),
+        local_(s.local_points > 0 ? s.local_points : s.n), sigma(s.sigma), use_energy_(s.use_energy) {
     const std::int64_t D = layout.size();
     side.XU.resize(2 * n_ * D);
     g.resize(n_ * D * 3);
     // Descriptors straight into the first half of [X; U]; the second half is K v's workspace for U.
     compute_descriptors(layout, s.lattice, n_, s.R, side.XU.data(), g.data());
     stack_training(n_, D, side.XU.data(), side.XU.data() + n_ * D, side);
-    if (solver::weight_cache_bytes(n_, maps.G, use_energy_) <= s.cache_budget)
+    // The cache holds the weights of all (training row, point) pairs: the queries must be all training points.
+    if (!sharded_setup(s) && solver::weight_cache_bytes(n_, maps.G, use_energy_) <= s.cache_budget)
       cache = cache_weights(input(nullptr, nullptr), side.x2, use_energy_);
-    Z.resize(n_ * D);
-    E.resize(n_);
+    Z.resize(local_ * D);
+    E.resize(local_);
   }
 
   std::int64_t n() const override { return n_; }
@@ -66,6 +69,9 @@ class CpuTrainingState final : public TrainingState {
   int n_permutations() const override { return maps.G; }
   bool use_energy() const override { return use_energy_; }
   std::int64_t cache_bytes() const override { return cache.bytes(); }
+  std::int64_t first_point() const override { return first_; }
+  std::int64_t local_points() const override { return local_; }
+  PointRange rows() const { return {first_, local_}; }
   std::int64_t bytes() const override {
     return cache.bytes() + static_cast<std::int64_t>(
         (side.XU.size() + side.x2.size() + side.t.size() + g.size() + Z.size() + E.size()) * sizeof(double));
@@ -89,7 +95,7 @@ class CpuTrainingState final : public TrainingState {
 
   DescriptorLayout layout;
   PermutationMaps maps;
-  std::int64_t n_;
+  std::int64_t n_, first_, local_;  // all points; this state's rows are those of [first_, first_ + local_)
   double sigma;
   bool use_energy_;
   std::vector<double> g;  // n x D x 3 compressed Jacobians
@@ -173,42 +179,44 @@ class CpuBackend final : public Backend {
   }
 
   std::unique_ptr<TrainingState> prepare_training(const TrainingSetup& setup) const override {
-    if (setup.n < 1) throw std::invalid_argument("a kernel needs at least one training geometry");
-    if (!(setup.sigma > 0.0))
-      throw std::invalid_argument("sigma must be > 0, got " + std::to_string(setup.sigma));
+    check_training_setup(setup);
     return std::make_unique<CpuTrainingState>(setup);
   }
 
   void kernel_matvec(const TrainingState& state, const double* v, double* out) const override {
     const auto& s = state_of<CpuTrainingState>(state, kName);
     const int N = s.layout.n_atoms();
-    const std::int64_t n = s.n_, D = s.layout.size(), nF = n * 3 * N;
+    const std::int64_t n = s.n_, D = s.layout.size(), nF = n * 3 * N, first = s.first_, local = s.local_;
     std::lock_guard<std::mutex> lock(s.busy);
     double* U = s.side.XU.data() + n * D;
-    jacobian_rows_into(s, v, U);
+    jacobian_rows_into(s, v, U);  // every point is a column: U of all of them
     update_dots(n, D, s.side);
     const KernelSumInput in = s.input(U, s.use_energy_ ? v + nF : nullptr);
-    kernel_sums(in, s.side, &s.cache, n, s.X(), s.workspace, s.Z.data(), s.E.data());
-#pragma omp parallel for schedule(static) if (n * D > 32768)
-    for (std::int64_t i = 0; i < n; ++i)
-      jacobian_t_dot(s.g.data() + i * D * 3, D, s.layout.pair_a(), s.layout.pair_b(), s.Z.data() + i * D, N,
-                     out + i * 3 * N);
-    if (s.use_energy_) std::copy(s.E.begin(), s.E.end(), out + nF);
+    // The queries are this state's row points (all of them without sharding, then the cache may serve).
+    kernel_sums(in, s.side, s.cache.empty() ? nullptr : &s.cache, local, s.X() + first * D, s.workspace, s.Z.data(),
+                s.E.data());
+#pragma omp parallel for schedule(static) if (local * D > 32768)
+    for (std::int64_t l = 0; l < local; ++l)
+      jacobian_t_dot(s.g.data() + (first + l) * D * 3, D, s.layout.pair_a(), s.layout.pair_b(), s.Z.data() + l * D,
+                     N, out + l * 3 * N);
+    if (s.use_energy_) std::copy(s.E.begin(), s.E.end(), out + local * 3 * N);
   }
 
   void kernel_columns(const TrainingState& state, const std::vector<std::int64_t>& cols, double* out) const override {
     const auto& s = state_of<CpuTrainingState>(state, kName);
-    cpu::kernel_columns(s.layout, s.input(nullptr, nullptr), s.g.data(), s.use_energy_, cols.data(),
+    cpu::kernel_columns(s.layout, s.input(nullptr, nullptr), s.g.data(), s.use_energy_, s.rows(), cols.data(),
                         static_cast<std::int64_t>(cols.size()), out);
   }
 
   void diagonal_blocks(const TrainingState& state, double* blocks, double* energy_diagonal) const override {
     const auto& s = state_of<CpuTrainingState>(state, kName);
-    cpu::diagonal_blocks(s.layout, s.input(nullptr, nullptr), s.g.data(), s.use_energy_, blocks, energy_diagonal);
+    cpu::diagonal_blocks(s.layout, s.input(nullptr, nullptr), s.g.data(), s.use_energy_, s.rows(), blocks,
+                         energy_diagonal);
   }
 
   void assemble(const TrainingState& state, double* K) const override {
     const auto& s = state_of<CpuTrainingState>(state, kName);
+    if (s.sharded()) throw std::invalid_argument("assemble needs all rows of K; this state holds a shard of them");
     assemble_kernel(s.layout, s.input(nullptr, nullptr), s.g.data(), s.use_energy_, K);
   }
 

@@ -109,17 +109,18 @@ void assemble_kernel(const DescriptorLayout& layout, const KernelSumInput& in, c
 }
 
 void diagonal_blocks(const DescriptorLayout& layout, const KernelSumInput& in, const double* g,
-                     bool with_energy, double* blocks, double* energy_diagonal) {
-  const std::int64_t n = in.n, D = in.D, dim = 3 * layout.n_atoms();
+                     bool with_energy, PointRange rows, double* blocks, double* energy_diagonal) {
+  const std::int64_t D = in.D, dim = 3 * layout.n_atoms();
   const Matern52 kernel(in.sigma);
 #pragma omp parallel
   {
     PairBlock s(D, dim);
 #pragma omp for schedule(dynamic, 4)
-    for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t l = 0; l < rows.count; ++l) {
+      const std::int64_t i = rows.first + l;
       pair_block(layout, in, g, kernel, i, i, with_energy, s);
-      std::copy(s.block.begin(), s.block.end(), blocks + i * dim * dim);
-      if (with_energy) energy_diagonal[i] = s.ee;
+      std::copy(s.block.begin(), s.block.end(), blocks + l * dim * dim);
+      if (with_energy) energy_diagonal[l] = s.ee;
     }
   }
 }

@@ -22,9 +22,9 @@
 namespace fastgdml::cpu {
 
 void kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, const double* g, bool with_energy,
-                    const std::int64_t* cols, std::int64_t count, double* out) {
+                    PointRange rows, const std::int64_t* cols, std::int64_t count, double* out) {
   const std::int64_t n = in.n, D = in.D, G = in.G, N = layout.n_atoms(), dim = 3 * N;
-  const std::int64_t nF = n * dim, C = count;
+  const std::int64_t local_nF = rows.count * dim, C = count;
   const int* pa = layout.pair_a();
   const int* pb = layout.pair_b();
 
@@ -36,11 +36,12 @@ void kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, co
   {
     std::vector<double> d(D), pd(D), alpha(dim), beta_col, col(dim);
 #pragma omp for schedule(dynamic, 4)
-    for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t l = 0; l < rows.count; ++l) {
+      const std::int64_t i = rows.first + l;  // row point i, the l-th of the range
       const double* xi = in.X + i * D;
       const double* gi = g + i * D * 3;
-      double* out_f = out + i * dim * C;                               // force rows of i
-      double* out_e = with_energy ? out + (nF + i) * C : nullptr;      // energy row of i
+      double* out_f = out + l * dim * C;                                   // force rows of i
+      double* out_e = with_energy ? out + (local_nF + l) * C : nullptr;    // energy row of i
       for (std::int64_t r = 0; r < dim; ++r) std::fill(out_f + r * C, out_f + (r + 1) * C, 0.0);
       if (out_e != nullptr) std::fill(out_e, out_e + C, 0.0);
       for (std::int64_t grp = 0; grp < groups.size(); ++grp) {

@@ -60,13 +60,19 @@ struct SumWorkspace {
 void kernel_sums(const KernelSumInput& in, const StackedTraining& side, const WeightCache* cache, std::int64_t B,
                  const double* Xq, SumWorkspace& ws, double* Z, double* E);
 
-// Dense K (M x M, both triangles), diagonal blocks, and columns K[:, cols] (M x count): see backend.hpp.
+// The row points [first, first + count) whose rows of K a call computes (all points: {0, n}).
+struct PointRange {
+  std::int64_t first = 0, count = 0;
+};
+
+// Dense K (M x M, both triangles); the diagonal blocks of the range's points; and the range's rows of the columns
+// K[:, cols] (its force rows, then its energy rows; x count columns): see backend.hpp.
 void assemble_kernel(const DescriptorLayout& layout, const KernelSumInput& in, const double* g, bool with_energy,
                      double* K);
 void diagonal_blocks(const DescriptorLayout& layout, const KernelSumInput& in, const double* g, bool with_energy,
-                     double* blocks, double* energy_diagonal);
+                     PointRange rows, double* blocks, double* energy_diagonal);
 void kernel_columns(const DescriptorLayout& layout, const KernelSumInput& in, const double* g, bool with_energy,
-                    const std::int64_t* cols, std::int64_t count, double* out);
+                    PointRange rows, const std::int64_t* cols, std::int64_t count, double* out);
 
 // A model as feature_deltas reads it.
 struct FeatureModel {

@@ -20,7 +20,7 @@ class PyKernelOperator {
  public:
   PyKernelOperator(const Array& R, const IntArray& perms, double sigma, bool use_energy,
                    const std::optional<IntArray>& mask, const std::optional<Array>& lattice, std::int64_t cache_bytes,
-                   const std::string& backend) {
+                   const std::string& backend, std::int64_t first_point, std::int64_t local_points) {
     check_geometries(R, -1, "R");
     const int N = static_cast<int>(R.shape(1));
     n_atoms_ = N;
@@ -30,6 +30,8 @@ class PyKernelOperator {
     options.use_energy = use_energy;
     options.cache_bytes = cache_bytes;
     options.backend = backend;
+    options.first_point = first_point;
+    options.local_points = local_points;
     const DescriptorLayout layout(N, to_vector(mask));
     const Lattice lat = to_lattice(lattice);
     py::gil_scoped_release release;
@@ -39,7 +41,7 @@ class PyKernelOperator {
   Array matvec(const Array& v) const {
     require(v.ndim() == 1 && v.shape(0) == op_->size(),
             "v must have shape (" + std::to_string(op_->size()) + ",), got " + shape_of(v));
-    Array out(op_->size());
+    Array out(op_->local_size());
     double* o = out.mutable_data();
     {
       py::gil_scoped_release release;
@@ -74,7 +76,7 @@ class PyKernelOperator {
 
   Array columns(const IntArray& cols) const {
     const std::vector<std::int64_t> c(cols.data(), cols.data() + cols.size());
-    Array out({op_->size(), static_cast<std::int64_t>(c.size())});
+    Array out({op_->local_size(), static_cast<std::int64_t>(c.size())});
     double* o = out.mutable_data();
     {
       py::gil_scoped_release release;
@@ -102,6 +104,9 @@ class PyKernelOperator {
   }
 
   std::int64_t size() const { return op_->size(); }
+  std::int64_t local_size() const { return op_->local_size(); }
+  std::int64_t first_point() const { return op_->first_point(); }
+  std::int64_t local_points() const { return op_->local_points(); }
   std::string backend() const { return op_->backend_name(); }
   std::int64_t cache_bytes() const { return op_->cache_bytes(); }
 
@@ -109,6 +114,37 @@ class PyKernelOperator {
   std::int64_t n_atoms_;
   std::unique_ptr<KernelOperator> op_;
 };
+
+// A Python communicator (fastgdml.parallel.MpiCommunicator, or any object with rank, size and
+// allreduce_sum(array) summing a float64 array in place over the ranks) as the core's Communicator: the buffers
+// are handed over as zero-copy array views, the GIL taken for the call (the solvers run without it).
+class PyCommunicator final : public Communicator {
+ public:
+  explicit PyCommunicator(const py::object& comm)
+      : comm_(comm), rank_(comm.attr("rank").cast<int>()), size_(comm.attr("size").cast<int>()) {
+    require(size_ >= 1 && rank_ >= 0 && rank_ < size_, "communicator: rank " + std::to_string(rank_) +
+                                                            " of size " + std::to_string(size_) + " is impossible");
+  }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  void allreduce_sum(double* host, std::int64_t count) const override {
+    py::gil_scoped_acquire acquire;
+    const py::capsule no_owner(host, [](void*) {});  // a view: the core owns the buffer
+    py::array_t<double> view({static_cast<py::ssize_t>(count)}, {static_cast<py::ssize_t>(sizeof(double))}, host,
+                             no_owner);
+    comm_.attr("allreduce_sum")(view);
+  }
+
+ private:
+  py::object comm_;
+  int rank_, size_;
+};
+
+// The core's communicator of a Python one (None: serial).
+std::unique_ptr<Communicator> communicator_of(const py::object& comm) {
+  if (comm.is_none()) return nullptr;
+  return std::make_unique<PyCommunicator>(comm);
+}
 
 // Calls a Python log function (or nothing) from C++ code that runs without the GIL.
 solver::LogFn python_log(const py::object& log) {
@@ -126,6 +162,9 @@ class PyNystrom {
       : M_(op.size()) {
     require(op.op().backend().vectors().host_memory(),
             "NystromPreconditioner: the Python object needs a host-memory backend, got '" + op.backend() + "'");
+    require(!op.op().state().sharded(),
+            "NystromPreconditioner: this operator holds a shard of K's rows; row-sharded solves run in "
+            "train_iterative(..., comm=...)");
     std::vector<std::int64_t> c(cols.data(), cols.data() + cols.size());
     const solver::LogFn log_fn = python_log(log);
     py::gil_scoped_release release;
@@ -194,8 +233,9 @@ py::dict iterative_info(const solver::IterativeResult& result) {
 // return False to stop; exceptions it raises (KeyboardInterrupt) propagate.
 py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Array& x0,
                           const solver::IterativeOptions& options, const py::object& monitor, const py::object& log,
-                          const py::object& on_preconditioner) {
-  const std::int64_t M = op.size();
+                          const py::object& on_preconditioner, const py::object& comm) {
+  const std::int64_t M = op.local_size();
+  const std::unique_ptr<Communicator> communicator = communicator_of(comm);
   require(y.ndim() == 1 && y.shape(0) == M && x0.ndim() == 1 && x0.shape(0) == M,
           "y and x0 must have shape (" + std::to_string(M) + ",)");
   Array x(M);
@@ -220,7 +260,8 @@ py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Arra
   solver::IterativeResult result;
   {
     py::gil_scoped_release release;
-    result = solver::solve_iterative(op.op(), y.data(), xp, options, monitor_fn, log_fn, built_fn);
+    result = solver::solve_iterative(op.op(), y.data(), xp, options, monitor_fn, log_fn, built_fn,
+                                     communicator ? *communicator : serial_communicator());
   }
   return py::make_tuple(x, iterative_info(result));
 }
@@ -232,8 +273,10 @@ py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Arra
 py::tuple train_iterative(const PyKernelOperator& op, const Array& y, const Array& x0,
                           const solver::IterativeOptions& options, std::int64_t budget, std::int64_t inducing_request,
                           double checkpoint_interval, const py::object& resume, const py::object& write_checkpoint,
-                          const py::object& stop_requested, const py::object& progress, const py::object& log) {
-  const std::int64_t M = op.size();
+                          const py::object& stop_requested, const py::object& progress, const py::object& log,
+                          const py::object& comm) {
+  const std::int64_t M = op.local_size();
+  const std::unique_ptr<Communicator> communicator = communicator_of(comm);
   require(y.ndim() == 1 && y.shape(0) == M && x0.ndim() == 1 && x0.shape(0) == M,
           "y and x0 must have shape (" + std::to_string(M) + ",)");
   require(budget >= 0 && inducing_request >= 0, "budget and inducing_request must be >= 0");
@@ -279,7 +322,8 @@ py::tuple train_iterative(const PyKernelOperator& op, const Array& y, const Arra
   solver::IterativeTrainingResult r;
   {
     py::gil_scoped_release release;
-    r = solver::train_iterative(op.op(), y.data(), xp, o, ck.get(), cb);
+    r = solver::train_iterative(op.op(), y.data(), xp, o, ck.get(), cb,
+                                communicator ? *communicator : serial_communicator());
   }
   py::dict info = iterative_info(r.solve);
   info["stopped"] = r.stopped;
@@ -363,17 +407,21 @@ void bind_training(py::module_& m) {
         "bytes_per_column); inducing 0 = the default. ValueError when the requested columns do not fit.");
   py::class_<PyKernelOperator>(m, "KernelOperator")
       .def(py::init<const Array&, const IntArray&, double, bool, const std::optional<IntArray>&,
-                    const std::optional<Array>&, std::int64_t, const std::string&>(),
+                    const std::optional<Array>&, std::int64_t, const std::string&, std::int64_t, std::int64_t>(),
            py::arg("R"), py::arg("perms"), py::arg("sigma"), py::arg("use_energy") = false,
            py::arg("mask") = py::none(), py::arg("lattice") = py::none(), py::arg("cache_bytes") = 1LL << 30,
-           py::arg("backend") = "cpu")
+           py::arg("backend") = "cpu", py::arg("first_point") = 0, py::arg("local_points") = 0)
       .def("matvec", &PyKernelOperator::matvec, py::arg("v"))
       .def("assemble", &PyKernelOperator::assemble)
       .def("jacobian_rows", &PyKernelOperator::jacobian_rows, py::arg("a"))
       .def("columns", &PyKernelOperator::columns, py::arg("cols"), "K[:, cols] without forming K.")
       .def("diagonal_blocks", &PyKernelOperator::diagonal_blocks, "(K[F_i, F_i] (n, 3N, 3N), K[E_i, E_i] (n or 0,))")
       .def_property_readonly("X", &PyKernelOperator::X)
-      .def_property_readonly("size", &PyKernelOperator::size)
+      .def_property_readonly("size", &PyKernelOperator::size, "rows (= columns) of K")
+      .def_property_readonly("local_size", &PyKernelOperator::local_size,
+                             "rows this operator computes: its points' force rows, then their energy rows")
+      .def_property_readonly("first_point", &PyKernelOperator::first_point)
+      .def_property_readonly("local_points", &PyKernelOperator::local_points)
       .def_property_readonly("backend", &PyKernelOperator::backend)
       .def_property_readonly("cache_bytes", &PyKernelOperator::cache_bytes);
 
@@ -408,6 +456,7 @@ void bind_training(py::module_& m) {
 
   m.def("solve_iterative", &solve_iterative, py::arg("op"), py::arg("y"), py::arg("x0"), py::arg("options"),
         py::arg("monitor") = py::none(), py::arg("log") = py::none(), py::arg("on_preconditioner") = py::none(),
+        py::arg("comm") = py::none(),
         "Preconditioned CG on (K + lam I) x = y -> (x, info dict). on_preconditioner(columns) is called with the "
         "inducing columns of every preconditioner built (checkpoints store them).");
 
@@ -415,10 +464,14 @@ void bind_training(py::module_& m) {
         py::arg("budget") = 0, py::arg("inducing_request") = 0, py::arg("checkpoint_interval") = 300.0,
         py::arg("resume") = py::none(), py::arg("write_checkpoint") = py::none(),
         py::arg("stop_requested") = py::none(), py::arg("progress") = py::none(), py::arg("log") = py::none(),
+        py::arg("comm") = py::none(),
         "Iterative training with the core's checkpoint state -> (x, info dict). budget > 0: the memory plan "
         "chooses the inducing columns (inducing_request 0 = default); resume = (x, iterations, columns); "
         "write_checkpoint(x, iterations, columns) is called every checkpoint_interval seconds, on a stop request "
-        "and when CG ends unconverged; stop_requested() is polled after every iteration.");
+        "and when CG ends unconverged; stop_requested() is polled after every iteration. comm (an object with rank, "
+        "size and allreduce_sum(array), e.g. fastgdml.parallel.MpiCommunicator): the solve is row-sharded over its "
+        "ranks, each with its KernelOperator(first_point, local_points); y, x0 and x are this rank's rows, resume "
+        "and the checkpoints hold all rows in K's order.");
   m.def("solve_closed_form", &solve_closed_form, py::arg("op"), py::arg("y"), py::arg("lam"),
         "Closed-form training: (K + lam I)^-1 y by a dense Cholesky factorisation (RuntimeError naming the fixes "
         "when K + lam I is not positive definite).");

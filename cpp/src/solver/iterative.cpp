@@ -101,28 +101,62 @@ ColumnsFn columns_of(const KernelOperator& K) {
 DiagonalBlocks diagonal_of(const KernelOperator& K) {
   DiagonalBlocks d;
   d.block = 3 * K.n_atoms();
-  d.count = K.n();
+  d.count = K.local_points();  // this rank's points: its rows are [their force rows; their energy rows]
   d.blocks.resize(d.count * d.block * d.block);
-  d.scalars.resize(K.use_energy() ? K.n() : 0);
+  d.scalars.resize(K.use_energy() ? d.count : 0);
   K.diagonal_blocks(d.blocks.data(), d.scalars.data());
   return d;
 }
 
+ShardLayout shards_of(const KernelOperator& K, const Communicator& comm) {
+  return exchange_shards(K.n(), 3 * static_cast<std::int64_t>(K.n_atoms()), K.use_energy(), K.first_point(),
+                         K.local_points(), comm);
+}
+
 IterativeResult solve_iterative(const KernelOperator& K, const double* y, double* x, const IterativeOptions& options,
-                                const Monitor& monitor, const LogFn& log, const PreconditionerFn& on_preconditioner) {
-  const SolverContext ctx = context_of(K.backend());
-  const std::int64_t M = K.size();
-  const LinearMap K_apply = [&K](const double* v, double* out) { K.backend().kernel_matvec(K.state(), v, out); };
-  const auto solve = [&](const double* y_b, double* x_b) {
-    return solve_iterative(ctx, M, K_apply, columns_of(K), [&K]() { return diagonal_of(K); }, y_b, x_b, options,
-                           monitor, log, on_preconditioner);
+                                const Monitor& monitor, const LogFn& log, const PreconditionerFn& on_preconditioner,
+                                const Communicator& comm) {
+  SolverContext ctx = context_of(K.backend(), comm);
+  const VectorSpace& vs = ctx.vectors;
+  const std::int64_t M = K.local_size();
+  const ShardLayout shards = shards_of(K, comm);
+  const bool sharded = shards.ranks() > 1;
+  if (sharded) ctx.rows = {shards.offset(shards.rank), shards.total_rows()};
+
+  // K v of this rank's rows needs all of v: its rows are gathered in K's order (a zero-padded allreduce) first.
+  std::vector<double> local_host(sharded ? M : 0), full_host(sharded ? shards.total_rows() : 0);
+  Buffer full_device;
+  if (sharded && !vs.host_memory()) full_device = vs.allocate(shards.total_rows());
+  const LinearMap K_apply = [&](const double* v, double* out) {
+    if (!sharded) return K.backend().kernel_matvec(K.state(), v, out);
+    vs.to_host(M, v, local_host.data());
+    std::fill(full_host.begin(), full_host.end(), 0.0);
+    shards.put_local(local_host.data(), full_host.data());
+    comm.allreduce_sum(full_host.data(), shards.total_rows());
+    const double* v_all = full_host.data();
+    if (full_device) {
+      vs.from_host(shards.total_rows(), full_host.data(), full_device.get());
+      v_all = full_device.get();
+    }
+    K.backend().kernel_matvec(K.state(), v_all, out);
   };
-  if (ctx.vectors.host_memory()) return solve(y, x);
-  Buffer y_dev = ctx.vectors.allocate(M), x_dev = ctx.vectors.allocate(M);
-  ctx.vectors.from_host(M, y, y_dev.get());
-  ctx.vectors.from_host(M, x, x_dev.get());
+  // Inducing columns are solver-order indices; the backend takes K's own (any order: column s stays column s).
+  const ColumnsFn columns = [&](const std::vector<std::int64_t>& cols, double* out) {
+    if (!sharded) return K.backend().kernel_columns(K.state(), cols, out);
+    std::vector<std::int64_t> natural(cols.size());
+    for (std::size_t a = 0; a < cols.size(); ++a) natural[a] = shards.natural(cols[a]);
+    K.backend().kernel_columns(K.state(), natural, out);
+  };
+  const auto solve = [&](const double* y_b, double* x_b) {
+    return solve_iterative(ctx, M, K_apply, columns, [&K]() { return diagonal_of(K); }, y_b, x_b, options, monitor,
+                           log, on_preconditioner);
+  };
+  if (vs.host_memory()) return solve(y, x);
+  Buffer y_dev = vs.allocate(M), x_dev = vs.allocate(M);
+  vs.from_host(M, y, y_dev.get());
+  vs.from_host(M, x, x_dev.get());
   IterativeResult result = solve(y_dev.get(), x_dev.get());
-  ctx.vectors.to_host(M, x_dev.get(), x);
+  vs.to_host(M, x_dev.get(), x);
   return result;
 }
 

@@ -40,9 +40,6 @@ NystromPreconditioner::NystromPreconditioner(const SolverContext& ctx, std::int6
   if (k_ < 1) throw std::invalid_argument("a Nyström preconditioner needs at least one inducing column");
   if (!(lambda > 0.0)) throw std::invalid_argument("the Nyström preconditioner needs lambda > 0");
   ctx_.check_rows(M);
-  if (options.diagonal != nullptr && ctx_.comm.size() > 1)
-    throw std::invalid_argument("the block-Jacobi correction is not sharded yet; use the plain Nyström "
-                                "preconditioner with several ranks");
   const VectorSpace& vs = ctx_.vectors;
   const DenseAlgebra& la = ctx_.algebra;
   const std::int64_t k = k_;

@@ -60,6 +60,23 @@ def _interrupted(exc: KeyboardInterrupt) -> str:
 
 def _run(argv) -> int:
     args = build_parser().parse_args(argv)
+    # Under mpirun a training is row-sharded over the ranks: rank 0 prints and writes, and a rank that fails ends
+    # all of them (MPI_Abort) instead of leaving the others waiting in a collective.
+    comm = None
+    if args.command == "train":
+        from .. import parallel
+
+        comm = parallel.resolve("auto")
+    args.lead_rank = comm is None or comm.rank == 0
+    status = _dispatch(args)
+    if comm is not None and status not in (0, 3):
+        print(f"fastgdml: MPI rank {comm.rank} of {comm.size} ended with status {status}; ending all ranks",
+              file=sys.stderr, flush=True)
+        comm.abort(status)
+    return status
+
+
+def _dispatch(args) -> int:
     from ..data.dataset import DatasetError
     from ..io.npz import NpzError
     from ..io.outputs import OutputError, WriteError

@@ -40,7 +40,8 @@ def cmd_train(args) -> int:
         from ..symmetry.group import read_perms
 
         perms = read_perms(args.perms_from, dataset.z, molecule=args.dataset, error=CliError)
-    kw = dict(lam=args.lam, use_E=args.use_E, use_E_cstr=args.use_E_cstr, perms=perms, verbose=not args.quiet,
+    lead = getattr(args, "lead_rank", True)  # MPI: rank 0 alone reports
+    kw = dict(lam=args.lam, use_E=args.use_E, use_E_cstr=args.use_E_cstr, perms=perms, verbose=not args.quiet and lead,
               solver=args.solver, tol=args.tol,
               max_memory=None if args.max_memory is None else int(args.max_memory * 1e9), inducing=args.inducing,
               block_jacobi=args.block_jacobi, symmetries=args.symmetries, max_perms=args.max_perms,
@@ -55,8 +56,9 @@ def cmd_train(args) -> int:
 
         model, scan = search_sigma(dataset, args.n_train, seed=args.seed, n_valid=args.n_valid, lams=args.lams,
                                    select=args.select, **kw)
-        print(f"sigma search: {scan.trainings} trainings, best sigma {scan.best:g} (selected on {scan.select})\n"
-              f"{scan.table()}")
+        if lead:
+            print(f"sigma search: {scan.trainings} trainings, best sigma {scan.best:g} (selected on {scan.select})\n"
+                  f"{scan.table()}")
     else:
         if args.lams:
             raise CliError("--lams is searched together with sigma: leave out --sigma and keep --n-valid > 0")
@@ -67,6 +69,8 @@ def cmd_train(args) -> int:
             print("fastgdml: no --sigma and no validation set (--n-valid 0): using 20", file=sys.stderr)
         model = train(dataset, args.n_train, args.sigma, seed=args.seed, n_valid=args.n_valid, checkpoint=checkpoint,
                       checkpoint_interval=args.checkpoint_interval, resume=checkpoint if args.resume else None, **kw)
+    if not lead:
+        return 0  # MPI: every rank holds the model; rank 0 writes it and reports
     model.save(args.output)
     e_unit, f_unit, _ = unit_labels(dataset.e_unit, dataset.r_unit)
     f_err = model.arrays["f_err"].item()

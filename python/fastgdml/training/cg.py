@@ -134,8 +134,12 @@ class _Progress:
 
 def solve_cg(op, y: np.ndarray, lam: float, tol: float, cg_plan: dict, seed: int, task: dict, checkpoint: Optional[str],
              checkpoint_interval: float, resume: Optional[str], verbose: bool, max_iterations: int = 0,
-             block_jacobi: bool = False, warm_start: Optional[np.ndarray] = None):
+             block_jacobi: bool = False, warm_start: Optional[np.ndarray] = None, comm=None, gather=None):
     """Solve (K + lam I) x = y with preconditioned CG. Returns (x, info dict).
+
+    ``comm`` (:class:`fastgdml.parallel.MpiCommunicator`): row-sharded over its ranks; ``op`` is this rank's
+    operator, ``y`` and the returned x its rows, ``gather(x)`` the vector of all ranks' rows in K's order (what
+    checkpoints hold; rank 0 writes them).
 
     ``warm_start``: a guess of x (e.g. the solution at a neighbouring sigma), rescaled by the factor that
     minimises the residual (one K v); used when it starts CG below |y|, ignored otherwise.
@@ -143,7 +147,7 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, cg_plan: dict, seed: int
     SIGINT or SIGTERM while CG runs (main thread) stops it at the next iteration, writes the checkpoint (when
     ``checkpoint`` is set) and raises :class:`CgInterrupted`.
     """
-    M = op.size
+    M = op.local_size
     inducing = cg_plan["inducing"]
     o = _core.IterativeOptions()
     o.lam, o.tol, o.inducing, o.max_inducing, o.seed = lam, tol, inducing, cg_plan["max_inducing"], seed
@@ -168,9 +172,10 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, cg_plan: dict, seed: int
               file=sys.stderr, flush=True)
     progress = _Progress(tol, verbose)
 
-    def save(x, iterations, columns):
-        save_npz_atomic(checkpoint, {"x": x, "iterations": np.int64(iterations),
-                                     "columns": np.asarray(columns, dtype=np.int64), **task})
+    def save(x, iterations, columns):  # x: all rows in K's order (the core gathered them on every rank)
+        if comm is None or comm.rank == 0:
+            save_npz_atomic(checkpoint, {"x": x, "iterations": np.int64(iterations),
+                                         "columns": np.asarray(columns, dtype=np.int64), **task})
 
     try:
         # The final save is inside too: a second Ctrl-C must not abort the checkpoint the first one asked for.
@@ -178,9 +183,15 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, cg_plan: dict, seed: int
             x, info = _core.train_iterative(
                 op, y, x0, o, checkpoint_interval=checkpoint_interval, resume=resumed,
                 write_checkpoint=save if checkpoint is not None else None,
-                stop_requested=lambda: bool(caught), progress=progress.update, log=log)
+                stop_requested=lambda: bool(caught), progress=progress.update, log=log, comm=comm)
+            if comm is not None:  # every rank must take the same branch below (the save and the raise)
+                flag = np.array([1.0 if caught else 0.0])
+                comm.allreduce_sum(flag)
+                if flag[0] > 0 and not caught:
+                    caught.append(signal.SIGTERM)
             if caught and checkpoint is not None and info["converged"] and not info["stopped"]:
-                save(x, info["iterations"], info["columns"])  # the signal came as the last iteration converged
+                # the signal came as the last iteration converged
+                save(x if gather is None else gather(x), info["iterations"], info["columns"])
     finally:
         progress.close()
     if caught:

@@ -23,7 +23,7 @@ from typing import Optional
 
 import numpy as np
 
-from .. import _core
+from .. import _core, parallel
 from .._version import __version__
 from ..data.dataset import Dataset, coincident_atoms
 from ..evaluation.metrics import prediction_errors, store_errors
@@ -42,7 +42,7 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
           checkpoint: Optional[str] = None, checkpoint_interval: float = 300.0, resume: Optional[str] = None,
           max_iterations: int = 0, block_jacobi: bool = False, symmetries: str = "auto",
           max_perms: int = 100, valid_dataset: Optional[Dataset] = None,
-          warm_start: Optional[Model] = None, backend: str = "cpu") -> Model:
+          warm_start: Optional[Model] = None, backend: str = "cpu", comm="auto") -> Model:
     """Train a model on ``dataset`` (closed-form Cholesky or iterative CG solve).
 
     Parameters
@@ -127,7 +127,7 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
     options = SolverOptions(kind=solver, tol=tol, max_memory=max_memory, inducing=inducing,
                             block_jacobi=block_jacobi, max_iterations=max_iterations, checkpoint=checkpoint,
                             checkpoint_interval=checkpoint_interval, resume=resume, warm_start=warm_start, seed=seed,
-                            verbose=verbose, backend=backend)
+                            verbose=verbose, backend=backend, comm=comm)
     return train_task(task, options, validate=validate)
 
 
@@ -157,7 +157,8 @@ def train_task(task: TrainingTask, options: Optional[SolverOptions] = None, vali
     dataset, idxs_train, perms = task.dataset, task.idxs_train, task.perms
     N, n, n_rows = dataset.n_atoms, task.n_train, task.n_unknowns
     need = _core.closed_form_bytes(n, N, len(perms), task.use_E_cstr)  # the core's memory model
-    solver = _choose_solver(options, task)
+    comm = parallel.resolve(options.comm)
+    solver = _choose_solver(options, task, comm)
 
     R = dataset.R[idxs_train]
     hit = coincident_atoms(R, dataset.lattice)
@@ -166,7 +167,7 @@ def train_task(task: TrainingTask, options: Optional[SolverOptions] = None, vali
                          f"{hit[1]} on the same point; remove that frame")
     y, std = _labels(task)
 
-    log = _StageLog(options.verbose)
+    log = _StageLog(options.verbose and (comm is None or comm.rank == 0))  # one rank reports
     if solver == "cholesky":
         log.start(f"assembling and factoring the {n_rows} x {n_rows} kernel matrix ({need / 2**30:.2f} GiB, "
                   f"{n_rows ** 3 / 3e9:.1f} GFLOP; n={n}, N={N}, {len(perms)} permutation(s))")
@@ -176,7 +177,7 @@ def train_task(task: TrainingTask, options: Optional[SolverOptions] = None, vali
         solution = _core.solve_closed_form(op, y, float(task.lam))
         solver_keys = {}
     else:
-        op, solution, solver_keys = _solve_cg(task, options, R, y, std, log)
+        op, solution, solver_keys = _solve_cg(task, options, R, y, std, log, comm)
 
     model = Model(_model_arrays(task, op, solution, std, solver_keys), backend=options.backend)
     if task.use_E and not task.use_E_cstr:  # GDML: c from the model's own training energies (built with c = 0)
@@ -189,10 +190,15 @@ def train_task(task: TrainingTask, options: Optional[SolverOptions] = None, vali
     return model
 
 
-def _choose_solver(options: SolverOptions, task: TrainingTask) -> str:
+def _choose_solver(options: SolverOptions, task: TrainingTask, comm=None) -> str:
     """"cholesky" or "cg" by the core's rule (solver/memory_plan.hpp: the dense matrix within the budget, nothing
     resumed); the budget is the caller's: ``max_memory``, else 90% of the available memory. MemoryError when an
-    explicit Cholesky does not fit."""
+    explicit Cholesky does not fit. With several MPI ranks always CG (the closed form is not sharded)."""
+    if comm is not None:
+        if options.kind == "cholesky":
+            raise ValueError(f"solver 'cholesky' runs in one process, but this training has {comm.size} MPI ranks; "
+                             "use solver 'cg' or 'auto' (row-sharded CG)")
+        return "cg"
     dense_budget = int(0.9 * available_bytes()) if options.max_memory is None else int(options.max_memory)
     try:
         return _core.choose_solver(task.n_train, task.dataset.n_atoms, len(task.perms), task.use_E_cstr,
@@ -215,24 +221,34 @@ def _labels(task: TrainingTask):
     return y, std
 
 
-def _solve_cg(task: TrainingTask, options: SolverOptions, R: np.ndarray, y: np.ndarray, std: float, log):
-    """(kernel operator, solution, solver keys of the model) of the CG solve."""
+def _solve_cg(task: TrainingTask, options: SolverOptions, R: np.ndarray, y: np.ndarray, std: float, log,
+              comm=None):
+    """(kernel operator, solution, solver keys of the model) of the CG solve; row-sharded over comm's ranks (each
+    builds the operator of its training points' rows; the solution is gathered, so every rank returns all of it)."""
     dataset, perms, n, N = task.dataset, task.perms, task.n_train, task.dataset.n_atoms
     tol = options.tol
     budget = int(0.5 * available_bytes()) if options.max_memory is None else int(options.max_memory)
-    plan = cg.plan(n, N, len(perms), task.use_E_cstr, budget, options.inducing, options.block_jacobi)
+    first, count = parallel.share(n, comm.rank, comm.size) if comm is not None else (0, n)
+    plan = cg.plan(count, N, len(perms), task.use_E_cstr, budget, options.inducing, options.block_jacobi)
     log.start(f"descriptors and kernel weights for CG ({task.n_unknowns} unknowns; n={n}, N={N}, "
-              f"{len(perms)} permutation(s))")
+              f"{len(perms)} permutation(s)" + (f"; {comm.size} MPI ranks" if comm is not None else "") + ")")
     op = _core.KernelOperator(R, perms, float(task.sigma), use_energy=task.use_E_cstr, mask=task.mask,
-                              lattice=dataset.lattice, cache_bytes=plan["cache_bytes"], backend=options.backend)
+                              lattice=dataset.lattice, cache_bytes=plan["cache_bytes"], backend=options.backend,
+                              first_point=first, local_points=count if comm is not None else 0)
     log.done()
     fingerprint = task_fingerprint(dataset.md5, task.idxs_train, task.sigma, task.lam, perms, task.use_E_cstr,
                                    task.mask, tol)
     norm_y = float(np.linalg.norm(y))
-    x_warm = None if options.warm_start is None else _warm_iterate(options.warm_start, task, std)
-    solution, info = cg.solve_cg(op, y, task.lam, tol, plan, options.seed, fingerprint, options.checkpoint,
-                                 options.checkpoint_interval, options.resume, options.verbose,
-                                 options.max_iterations, options.block_jacobi, warm_start=x_warm)
+    x_warm = None if options.warm_start is None or comm is not None else _warm_iterate(options.warm_start, task, std)
+    shard = (n, 3 * N, task.use_E_cstr, first, count)
+    gather = (lambda v: parallel.natural_rows(comm, v, *shard)) if comm is not None else None
+    solution, info = cg.solve_cg(op, y if comm is None else parallel.local_rows(y, *shard), task.lam, tol, plan,
+                                 options.seed, fingerprint, options.checkpoint, options.checkpoint_interval,
+                                 options.resume, options.verbose and (comm is None or comm.rank == 0),
+                                 options.max_iterations, options.block_jacobi, warm_start=x_warm, comm=comm,
+                                 gather=gather)
+    if comm is not None:
+        solution = gather(solution)
     solver_keys = {"solver_name": np.array("cg"), "solver_tol": np.float64(tol),
                    "solver_iters": np.int64(info["iterations"]),
                    "solver_resid": np.float64(info["relative_residual"] * norm_y),
@@ -243,7 +259,7 @@ def _solve_cg(task: TrainingTask, options: SolverOptions, R: np.ndarray, y: np.n
                       f"> tol {tol:g} after {info['iterations']} iterations and {info['restarts']} restart(s); the "
                       f"model is saved with solver_converged=False. Resume from the checkpoint, raise max_memory "
                       f"(more inducing columns) or sigma", RuntimeWarning)
-    elif options.checkpoint is not None and os.path.exists(options.checkpoint):
+    elif options.checkpoint is not None and os.path.exists(options.checkpoint) and (comm is None or comm.rank == 0):
         os.unlink(options.checkpoint)
     return op, solution, solver_keys
 

@@ -212,6 +212,11 @@ class SolverOptions:
     """Report each stage with its size and time, and CG progress, on stderr."""
     backend: str = "cpu"
     """Compute backend of the kernel products and of the trained model (one of :func:`fastgdml.backends`)."""
+    comm: object = "auto"
+    """MPI: ``"auto"`` (MPI_COMM_WORLD when started by ``mpirun`` with several ranks), None (this process alone)
+    or an mpi4py communicator. With several ranks the CG solve is row-sharded over them (:mod:`fastgdml.parallel`):
+    every rank gets the same model, rank 0 writes the checkpoints and prints; ``max_memory`` is per rank; the
+    closed form and warm starts are single-process."""
 
     def __post_init__(self):
         if self.kind not in SOLVERS:

@@ -16,6 +16,7 @@
 #include "fastgdml/kernel_operator.hpp"
 #include "fastgdml/solver/cg.hpp"
 #include "fastgdml/solver/nystrom.hpp"
+#include "fastgdml/solver/shards.hpp"
 
 namespace fastgdml::solver {
 
@@ -61,13 +62,20 @@ IterativeResult solve_iterative(const SolverContext& ctx, std::int64_t M, const 
                                 const IterativeOptions& options, const Monitor& monitor, const LogFn& log,
                                 const PreconditionerFn& on_preconditioner = nullptr);
 
-// The same solve on K's backend (one process: K is not sharded), with y and x as host arrays (K.size() each;
-// x holds the start iterate), staged into the backend's memory when that is not the host's.
+// The same solve on K's backend, with y and x as host arrays of this rank's rows (K.local_size() each, in K's local
+// order [force rows; energy rows] of its points; x holds the start iterate), staged into the backend's memory when
+// that is not the host's. Row-sharded over comm's ranks (each with its KernelOperator of its points, shards.hpp):
+// K v gathers the whole v first (a zero-padded allreduce), the inducing columns (options.columns and the result's)
+// are solver-order indices, the same on every rank. One rank with an unsharded K: the plain solve.
 IterativeResult solve_iterative(const KernelOperator& K, const double* y, double* x, const IterativeOptions& options,
                                 const Monitor& monitor, const LogFn& log,
-                                const PreconditionerFn& on_preconditioner = nullptr);
+                                const PreconditionerFn& on_preconditioner = nullptr,
+                                const Communicator& comm = serial_communicator());
 
-// K's columns and diagonal blocks as the solvers take them (backend memory / host blocks).
+// The shard layout of K's rows over comm's ranks (collective: every rank calls it).
+ShardLayout shards_of(const KernelOperator& K, const Communicator& comm);
+
+// K's columns and diagonal blocks as the solvers take them (backend memory / host blocks), unsharded.
 ColumnsFn columns_of(const KernelOperator& K);
 DiagonalBlocks diagonal_of(const KernelOperator& K);
 

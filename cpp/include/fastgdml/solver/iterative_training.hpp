@@ -16,10 +16,11 @@
 
 namespace fastgdml::solver {
 
+// In K's own (natural) order whatever the rank count, so that a resume may use another one.
 struct Checkpoint {
-  std::vector<double> x;                // the CG iterate (K.size()), host
+  std::vector<double> x;                // the CG iterate (K.size(), all ranks' rows), host
   std::int64_t iterations = 0;          // cumulative CG iterations
-  std::vector<std::int64_t> columns;    // inducing columns of the preconditioner in use (empty: plain CG)
+  std::vector<std::int64_t> columns;    // inducing columns of the preconditioner in use, K's indices (empty: plain CG)
 };
 
 struct IterativeTrainingOptions {
@@ -48,8 +49,13 @@ struct IterativeTrainingResult {
 // Solves (K + lambda I) x = y. x (host, K.size()) holds the start iterate; with `resume` the checkpoint's iterate,
 // iteration count and columns are used instead (std::invalid_argument when it does not fit K). Throws
 // std::length_error when the budget cannot hold the requested columns.
+// y, x: this rank's rows (K.local_size(), host; all rows on one rank). Row-sharded over comm (every rank calls it
+// with its KernelOperator): the budget is per rank; every rank gets the same checkpoints (write_checkpoint is called
+// on all ranks, with the whole iterate: the caller lets one of them write) and stops together (a stop request or
+// the checkpoint clock of rank 0, exchanged every iteration).
 IterativeTrainingResult train_iterative(const KernelOperator& K, const double* y, double* x,
                                         const IterativeTrainingOptions& options, const Checkpoint* resume,
-                                        const TrainingCallbacks& callbacks);
+                                        const TrainingCallbacks& callbacks,
+                                        const Communicator& comm = serial_communicator());
 
 }  // namespace fastgdml::solver

@@ -1,0 +1,120 @@
+"""Training over MPI ranks: the communicator the core's row-sharded solver calls, and how a process finds it.
+
+A training started by ``mpirun -np P fastgdml train ...`` or ``mpirun -np P python script.py`` (with
+:func:`fastgdml.train`) spreads its CG solve over the P ranks: each rank owns a contiguous block of training points
+(its rows of K), K v gathers the vector once per iteration, the Nyström factor's rows and the block-Jacobi blocks
+stay on their rank, and every reduction is an MPI allreduce. Every rank returns the same model; rank 0 alone writes
+checkpoints and prints progress. MPI comes from mpi4py (``pip install "fastgdml[mpi]"``, or mpi4py built against a
+site MPI); the core itself links no MPI.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from typing import Optional
+
+import numpy as np
+
+# Set by the launchers of MPICH/Intel MPI (Hydra, PMI), Open MPI, MVAPICH and PMIx for every rank they start.
+_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE")
+
+
+class MpiCommunicator:
+    """An mpi4py communicator as the core sees one: ``rank``, ``size`` and an in-place float64 ``allreduce_sum``."""
+
+    def __init__(self, comm):
+        self.comm = comm
+        self.rank = int(comm.Get_rank())
+        self.size = int(comm.Get_size())
+
+    def allreduce_sum(self, buf: np.ndarray) -> None:
+        """Sum ``buf`` (float64, contiguous) over the ranks, in place on every rank."""
+        from mpi4py import MPI
+
+        self.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+
+    def gather_rows(self, local: np.ndarray, offset: int, total: int) -> np.ndarray:
+        """The length-``total`` vector whose rows ``offset:offset+len(local)`` are each rank's ``local``."""
+        full = np.zeros(total)
+        full[offset:offset + len(local)] = local
+        self.allreduce_sum(full)
+        return full
+
+    def abort(self, code: int = 1) -> None:
+        """End every rank (MPI_Abort): what an error on one rank must do, or the others wait forever."""
+        self.comm.Abort(code)
+
+
+def launched_ranks() -> int:
+    """Ranks of the MPI job this process was started in, from the launcher's environment (1 without one)."""
+    for name in _SIZE_VARIABLES:
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 1
+
+
+def resolve(comm="auto") -> Optional[MpiCommunicator]:
+    """The communicator a training uses, or None for one process.
+
+    ``"auto"``: MPI_COMM_WORLD when the process was started by an MPI launcher with more than one rank, else None;
+    ``None``: one process; an mpi4py communicator or an :class:`MpiCommunicator`: that one (None for one rank).
+    ImportError naming the fix when an MPI launch needs mpi4py and it is missing.
+    """
+    if comm is None:
+        return None
+    if isinstance(comm, str):
+        if comm != "auto":
+            raise ValueError(f"comm must be 'auto', None or an MPI communicator, got {comm!r}")
+        if launched_ranks() <= 1:
+            return None
+        try:
+            from mpi4py import MPI
+        except ImportError as exc:
+            raise ImportError(f"this process is one of {launched_ranks()} MPI ranks but mpi4py is not installed: "
+                              "pip install 'fastgdml[mpi]' (or mpi4py built against your MPI)") from exc
+        comm = MPI.COMM_WORLD
+    wrapped = comm if isinstance(comm, MpiCommunicator) else MpiCommunicator(comm)
+    return wrapped if wrapped.size > 1 else None
+
+
+def share(n: int, rank: int, size: int) -> tuple[int, int]:
+    """(first, count): the contiguous block of the n training points rank owns (the first n % size get one more)."""
+    base, extra = divmod(n, size)
+    return rank * base + min(rank, extra), base + (1 if rank < extra else 0)
+
+
+def local_rows(full: np.ndarray, n: int, dim: int, energy: bool, first: int, count: int) -> np.ndarray:
+    """A rank's rows of a vector in K's order ([all force rows; all energy rows]): its force rows, then its energy
+    rows (the order of its KernelOperator's rows)."""
+    rows = [full[first * dim:(first + count) * dim]]
+    if energy:
+        rows.append(full[n * dim + first:n * dim + first + count])
+    return np.concatenate(rows)
+
+
+def natural_rows(comm: MpiCommunicator, local: np.ndarray, n: int, dim: int, energy: bool, first: int,
+                 count: int) -> np.ndarray:
+    """The vector in K's order from every rank's local rows (a zero-padded allreduce): the inverse of local_rows."""
+    full = np.zeros(n * dim + (n if energy else 0))
+    full[first * dim:(first + count) * dim] = local[:count * dim]
+    if energy:
+        full[n * dim + first:n * dim + first + count] = local[count * dim:]
+    comm.allreduce_sum(full)
+    return full
+
+
+@contextmanager
+def errors_end_all_ranks(comm: Optional[MpiCommunicator]):
+    """Around a whole MPI run (the CLI): an exception on one rank is printed with its rank and ends every rank
+    (MPI_Abort), instead of leaving the others waiting in a collective."""
+    try:
+        yield
+    except BaseException as exc:  # noqa: B902 - KeyboardInterrupt too: the other ranks must not hang
+        if comm is None or isinstance(exc, SystemExit) and exc.code in (0, None):
+            raise
+        print(f"fastgdml: error on MPI rank {comm.rank} of {comm.size}: {type(exc).__name__}: {exc}",
+              file=sys.stderr, flush=True)
+        comm.abort(1)
+        raise
