@@ -66,7 +66,8 @@ def bench_matvec(name: str, N: int, n: int, G: int, repeats: int, peak) -> dict:
     dgemm_tflops = 2.0 * rows * 2 * n * D * 2 / (t_T + t_Z) / 1e12
     tflops = flops / t["median_s"] / 1e12
     row = {"molecule": name, "source": source, "n": n, "G": G, "D": D, "unknowns": op.size,
-           "prepare_s": prepare_s, "matvec_s": t["median_s"], "tflops": tflops, "cublas_same_shapes_tflops": dgemm_tflops,
+           "prepare_s": prepare_s, "matvec_s": t["median_s"], "tflops": tflops,
+           "cublas_same_shapes_tflops": dgemm_tflops,
            "fraction_of_cublas": tflops / dgemm_tflops, "fraction_of_fp64_peak": tflops / peak if peak else None}
     print(f"K v {name} n={n} G={G} D={D} ({op.size} unknowns): {t['median_s'] * 1e3:.1f} ms = {tflops:.2f} TFLOP/s; "
           f"cuBLAS same shapes {dgemm_tflops:.2f} TFLOP/s ({100 * tflops / dgemm_tflops:.0f}%)"
@@ -88,7 +89,8 @@ def bench_predict(repeats: int) -> dict:
     out["max_force_difference"] = float(np.abs(gpu.predict(batch)[1] - cpu.predict(batch)[1]).max())
     print(f"predict aspirin (sgdml fixture): one geometry {out['cuda']['single_s'] * 1e6:.0f} us on cuda, "
           f"{out['cpu']['single_s'] * 1e6:.0f} us on cpu; batch of 100 {out['cuda']['batch100_s'] * 1e3:.2f} ms on "
-          f"cuda, {out['cpu']['batch100_s'] * 1e3:.2f} ms on cpu; max |F_cuda - F_cpu| {out['max_force_difference']:.1e}"
+          f"cuda, {out['cpu']['batch100_s'] * 1e3:.2f} ms on cpu; "
+          f"max |F_cuda - F_cpu| {out['max_force_difference']:.1e}"
           " kcal/mol/Å")
     return out
 

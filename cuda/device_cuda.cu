@@ -17,7 +17,9 @@ namespace fastgdml::cuda {
 namespace {
 
 std::string status_text(cudaError_t s) { return std::string(cudaGetErrorName(s)) + ": " + cudaGetErrorString(s); }
-std::string status_text(cublasStatus_t s) { return std::string(cublasGetStatusName(s)) + ": " + cublasGetStatusString(s); }
+std::string status_text(cublasStatus_t s) {
+  return std::string(cublasGetStatusName(s)) + ": " + cublasGetStatusString(s);
+}
 std::string status_text(cusolverStatus_t s) { return "cusolverStatus " + std::to_string(static_cast<int>(s)); }
 bool failed(cudaError_t s) { return s != cudaSuccess; }
 bool failed(cublasStatus_t s) { return s != CUBLAS_STATUS_SUCCESS; }
@@ -214,7 +216,8 @@ void Device::potrs(bool lower, std::int64_t n, const double* A, std::int64_t lda
                                        h.info));
   int info = 0;
   download(&info, h.info, sizeof(int));
-  if (info != 0) throw std::runtime_error("CUDA backend: cusolverDnXpotrs: argument " + std::to_string(-info) + " is wrong");
+  if (info != 0)
+    throw std::runtime_error("CUDA backend: cusolverDnXpotrs: argument " + std::to_string(-info) + " is wrong");
 }
 
 void Device::geqrf(std::int64_t m, std::int64_t n, double* A, std::int64_t lda) const {
@@ -234,7 +237,8 @@ void Device::geqrf(std::int64_t m, std::int64_t n, double* A, std::int64_t lda) 
                                        h.info));
   int info = 0;
   download(&info, h.info, sizeof(int));
-  if (info != 0) throw std::runtime_error("CUDA backend: cusolverDnXgeqrf: argument " + std::to_string(-info) + " is wrong");
+  if (info != 0)
+    throw std::runtime_error("CUDA backend: cusolverDnXgeqrf: argument " + std::to_string(-info) + " is wrong");
 }
 
 }  // namespace fastgdml::cuda

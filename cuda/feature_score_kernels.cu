@@ -6,6 +6,7 @@
 
 #include "fastgdml/math/kernel_sum.hpp"
 #include "fastgdml/math/matern52.hpp"
+#include "block_reduce.cuh"
 #include "feature_score_kernels.cuh"
 
 namespace fastgdml::cuda {
@@ -36,17 +37,8 @@ __global__ void feature_point_terms_kernel(FeatureScoreData m, const double* __r
       r2 += d * d;
       s += d * vj[k];
     }
-    r2s[threadIdx.x] = r2;
-    ss[threadIdx.x] = s;
-    __syncthreads();
-    for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
-      if (threadIdx.x < half) {
-        r2s[threadIdx.x] += r2s[threadIdx.x + half];
-        ss[threadIdx.x] += ss[threadIdx.x + half];
-      }
-      __syncthreads();
-    }
-    const double rr = r2s[0], sj = ss[0], bj = m.b != nullptr ? m.b[j] : 0.0;
+    block_sum2(r2, s, r2s, ss);
+    const double rr = r2, sj = s, bj = m.b != nullptr ? m.b[j] : 0.0;
     const KernelSumTerms full = kernel_sum_terms(kernel.weights_from_r2(rr), sj, bj);
     if (threadIdx.x == 0) {
       wu[j] = full.w_u;
@@ -139,7 +131,8 @@ __global__ void feature_finish_kernel(FeatureScoreData m, const double* __restri
 
 // One thread per orbit.
 __global__ void feature_scores_kernel(FeatureScoreData m, double std_, const double* __restrict__ dF,
-                                      double* __restrict__ dE, double* __restrict__ scores, double* __restrict__ dF_out) {
+                                      double* __restrict__ dE, double* __restrict__ scores,
+                                      double* __restrict__ dF_out) {
   const int dim = 3 * m.n_atoms;
   FASTGDML_GRID_STRIDE(o, m.O) {
     dE[o] *= std_;

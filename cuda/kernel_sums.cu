@@ -19,6 +19,7 @@
 #include "fastgdml/math/kernel_sum.hpp"
 #include "fastgdml/math/matern52.hpp"
 #include "fastgdml/math/strain.hpp"
+#include "block_reduce.cuh"
 #include "kernel_sums.cuh"
 
 namespace fastgdml::cuda {
@@ -80,21 +81,11 @@ __global__ void kernel_weights_kernel(std::int64_t rows, std::int64_t r0, int G,
       sum -= terms.w_x;
       energy += terms.energy;
     }
-    sums[threadIdx.x] = sum;
-    energies[threadIdx.x] = energy;
-    __syncthreads();
-    for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
-      if (threadIdx.x < half) {
-        sums[threadIdx.x] += sums[threadIdx.x + half];
-        energies[threadIdx.x] += energies[threadIdx.x + half];
-      }
-      __syncthreads();
-    }
+    block_sum2(sum, energy, sums, energies);
     if (threadIdx.x == 0) {
-      row_sum[r] = sums[0];
-      row_energy[r] = energies[0];
+      row_sum[r] = sum;
+      row_energy[r] = energy;
     }
-    __syncthreads();  // the next row overwrites the shared sums
   }
 }
 

@@ -121,7 +121,8 @@ std::string load_backend_library(const std::string& path) {
                "pip install 'fastgdml[cuda]'");
   }
   auto entry = reinterpret_cast<BackendEntry>(dlsym(handle, kEntryName));
-  if (entry == nullptr) throw fail("the backend library " + path + " has no " + kEntryName + "; it is not a fastgdml backend");
+  if (entry == nullptr)
+    throw fail("the backend library " + path + " has no " + kEntryName + "; it is not a fastgdml backend");
   const char* name = nullptr;
   BackendFactory factory;
   char error[512] = {0};

@@ -15,8 +15,8 @@ def require_backend(name: str) -> str:
     if not isinstance(name, str) or name not in names:
         hint = ""
         if name == "cuda":
-            hint = (" (this installation has no CUDA backend: build fastgdml where nvcc and the cuBLAS/cuSOLVER wheels"
-                    " are found, e.g. pip install 'fastgdml[cuda]' then pip install --no-build-isolation .; see README)")
+            hint = (" (this installation has no CUDA backend: build fastgdml where nvcc and the cuBLAS/cuSOLVER"
+                    " wheels are found, with pip install --no-build-isolation; see the README, 'On a GPU')")
         raise ValueError(f"unknown backend {name!r}; available: {', '.join(names)}{hint}")
     if name != "cpu":
         _core.describe_backend(name)  # RuntimeError naming the missing device or library

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "checks.hpp"
 #include "cuda_backend.hpp"
 #include "fastgdml/backend.hpp"
 #include "fastgdml/kernel_operator.hpp"
@@ -25,32 +26,9 @@ namespace {
 
 using namespace fastgdml;
 
-int failures = 0;
-
-void check(bool ok, const std::string& what) {
-  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
-  if (!ok) ++failures;
-}
-
-std::string format_e(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1e", v);
-  return buf;
-}
-
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double rtol, const std::string& what) {
-  double scale = 1e-300, worst = 0.0;
-  bool ok = got.size() == want.size() && !want.empty();
-  for (double w : want) scale = std::max(scale, std::abs(w));
-  for (std::size_t i = 0; ok && i < got.size(); ++i) {
-    if (!std::isfinite(got[i])) ok = false;
-    worst = std::max(worst, std::abs(got[i] - want[i]));
-  }
-  ok = ok && worst <= rtol * scale;
-  std::printf("%s %s (max abs difference %.2e, scale %.2e, tolerance %.0e relative)\n", ok ? "ok  " : "FAIL",
-              what.c_str(), worst, scale, rtol);
-  if (!ok) ++failures;
-}
+using testing::check;
+using testing::check_close;
+using testing::format_e;
 
 std::vector<double> random_vector(std::int64_t n, std::uint64_t seed, double mean = 0.0) {
   std::mt19937_64 rng(seed);
@@ -61,13 +39,7 @@ std::vector<double> random_vector(std::int64_t n, std::uint64_t seed, double mea
 }
 
 std::vector<double> geometries(std::int64_t M, int N, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 0.12);
-  std::vector<double> R(M * 3 * N);
-  for (std::int64_t m = 0; m < M; ++m)
-    for (int a = 0; a < N; ++a)
-      for (int c = 0; c < 3; ++c) R[(m * N + a) * 3 + c] = 1.3 * a * (c == 0) + 0.9 * (a % 2) * (c == 1) + normal(rng);
-  return R;
+  return testing::chain_geometries(M, N, seed, 1.3, 0.9, 2, 0.12);
 }
 
 // A device buffer of the backend's with host data, and back.
@@ -75,7 +47,8 @@ struct Staged {
   const VectorSpace& vs;
   Buffer buffer;
   std::int64_t n;
-  Staged(const VectorSpace& v, const std::vector<double>& host) : vs(v), buffer(v.allocate(host.size())), n(host.size()) {
+  Staged(const VectorSpace& v, const std::vector<double>& host)
+      : vs(v), buffer(v.allocate(host.size())), n(host.size()) {
     vs.from_host(n, host.data(), buffer.get());
   }
   Staged(const VectorSpace& v, std::int64_t size) : vs(v), buffer(v.allocate(size)), n(size) {}
@@ -300,8 +273,8 @@ void test_dense_algebra(const Backend& cpu, const Backend& gpu, bool quick) {
   for (Op oa : {Op::kNoTrans, Op::kTrans})
     for (Op ob : {Op::kNoTrans, Op::kTrans}) {
       const std::int64_t lda = ld, ldb = ld, ldc = ld;
-      const std::vector<double> A = random_vector(std::max(m, k) * lda, 31), Bm = random_vector(std::max(k, n) * ldb, 32),
-                                C = random_vector(m * ldc, 33);
+      const std::vector<double> A = random_vector(std::max(m, k) * lda, 31),
+                                Bm = random_vector(std::max(k, n) * ldb, 32), C = random_vector(m * ldc, 33);
       compare(cpu, gpu, 1e-14,
               std::string("algebra: gemm ") + (oa == Op::kTrans ? "T" : "N") + (ob == Op::kTrans ? "T" : "N"),
               [&](const Backend& b) {
@@ -338,7 +311,8 @@ void test_dense_algebra(const Backend& cpu, const Backend& gpu, bool quick) {
     std::vector<double> bad = S;
     bad[2 + 2 * n] = -100.0;
     Staged a(gpu.vectors(), bad);
-    check(gpu.algebra().potrf_upper(n, a.get()) == 3, "algebra: potrf reports the first non-positive leading minor (3)");
+    check(gpu.algebra().potrf_upper(n, a.get()) == 3,
+          "algebra: potrf reports the first non-positive leading minor (3)");
   }
   compare(cpu, gpu, 1e-12, "algebra: potrs_upper", [&](const Backend& b) {
     Staged a(b.vectors(), S), x(b.vectors(), rhs);
@@ -399,8 +373,8 @@ void test_dense_algebra(const Backend& cpu, const Backend& gpu, bool quick) {
   for (bool single : {false, true}) {
     if (single && quick) continue;
     const std::int64_t rows = 1100, cols = 7;  // more rows than one partial-sum chunk (1024)
-    const std::vector<double> W = random_vector(rows * cols, 43), a = random_vector(rows, 44), s = random_vector(cols, 45),
-                              out0 = random_vector(rows, 46);
+    const std::vector<double> W = random_vector(rows * cols, 43), a = random_vector(rows, 44),
+                              s = random_vector(cols, 45), out0 = random_vector(rows, 46);
     compare(cpu, gpu, 1e-13, std::string("algebra: tall factor in ") + (single ? "float" : "double"),
             [&](const Backend& b) {
               auto f = b.algebra().tall_factor(rows, cols);
@@ -451,7 +425,8 @@ void test_iterative_training() {
     const solver::IterativeTrainingResult r = solver::train_iterative(K, y.data(), x.data(), opts, nullptr, {});
     check(r.solve.converged && K.backend_name() == name,
           std::string("iterative training on '") + name + "': " + r.solve.status + " in " +
-              std::to_string(r.solve.iterations) + " iterations, relative residual " + format_e(r.solve.relative_residual));
+              std::to_string(r.solve.iterations) + " iterations, relative residual " +
+              format_e(r.solve.relative_residual));
     solutions[k++] = x;
   }
   check_close(solutions[1], solutions[0], 1e-7, "iterative training: the CUDA solution equals the CPU's");
@@ -480,6 +455,6 @@ int main(int argc, char** argv) {
     std::printf("FAIL uncaught exception: %s\n", e.what());
     return 1;
   }
-  std::printf("%s: %d failure(s)\n", failures == 0 ? "passed" : "FAILED", failures);
-  return failures == 0 ? 0 : 1;
+  std::printf("%s: %d failure(s)\n", testing::failures == 0 ? "passed" : "FAILED", testing::failures);
+  return testing::failures == 0 ? 0 : 1;
 }

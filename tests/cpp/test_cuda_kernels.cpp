@@ -14,6 +14,7 @@
 #include "../../cuda/descriptor_kernels.cu"
 #include "../../cuda/kernel_columns.cu"
 #include "../../cuda/kernel_sums.cu"
+#include "checks.hpp"
 #include "fastgdml/column_groups.hpp"
 #include "fastgdml/layout.hpp"
 #ifdef FASTGDML_WITH_CORE
@@ -25,21 +26,7 @@ namespace {
 
 using namespace fastgdml;
 
-int failures = 0;
-
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double rtol, const std::string& what) {
-  double scale = 1e-300, worst = 0.0;
-  for (double w : want) scale = std::max(scale, std::abs(w));
-  bool ok = got.size() == want.size();
-  for (std::size_t i = 0; ok && i < got.size(); ++i) {
-    worst = std::max(worst, std::abs(got[i] - want[i]));
-    ok = std::isfinite(got[i]);
-  }
-  ok = ok && worst <= rtol * scale;
-  std::printf("%s %s (max abs difference %.2e, scale %.2e, tolerance %.0e relative)\n", ok ? "ok  " : "FAIL",
-              what.c_str(), worst, scale, rtol);
-  if (!ok) ++failures;
-}
+using testing::check_close;
 
 // C (m x n) = A (m x k) B^T (n x k) or A B (k x n): the host stand-ins of cuBLAS.
 void gemm_abt(std::int64_t m, std::int64_t n, std::int64_t k, const double* A, const double* B, double* C) {
@@ -69,13 +56,7 @@ struct Case {
 };
 
 std::vector<double> geometries(std::int64_t M, int N, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 0.15);
-  std::vector<double> R(M * 3 * N);
-  for (std::int64_t m = 0; m < M; ++m)
-    for (int a = 0; a < N; ++a)
-      for (int c = 0; c < 3; ++c) R[(m * N + a) * 3 + c] = 1.2 * a * (c == 0) + 0.8 * (a % 3) * (c == 1) + normal(rng);
-  return R;
+  return testing::chain_geometries(M, N, seed, 1.2, 0.8, 3, 0.15);
 }
 
 void run_case(const Case& cs) {
@@ -336,6 +317,6 @@ int main() {
     std::printf("FAIL uncaught exception: %s\n", e.what());
     return 1;
   }
-  std::printf("%s: %d failure(s)\n", failures == 0 ? "passed" : "FAILED", failures);
-  return failures == 0 ? 0 : 1;
+  std::printf("%s: %d failure(s)\n", testing::failures == 0 ? "passed" : "FAILED", testing::failures);
+  return testing::failures == 0 ? 0 : 1;
 }

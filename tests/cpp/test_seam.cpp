@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "checks.hpp"
 #include "fastgdml/backend.hpp"
 #include "fastgdml/compute/communicator.hpp"
 #include "fastgdml/solver/cg.hpp"
@@ -25,18 +26,8 @@ namespace {
 
 using namespace fastgdml;
 
-int failures = 0;
-
-void check(bool ok, const std::string& what) {
-  std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
-  if (!ok) ++failures;
-}
-
-std::string format_e(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1e", v);
-  return buf;
-}
+using testing::check;
+using testing::format_e;
 
 double relative_difference(const std::vector<double>& a, const std::vector<double>& b) {
   double num = 0.0, den = 0.0;
@@ -327,6 +318,6 @@ int main() {
     std::printf("FAIL uncaught exception: %s\n", e.what());
     return 1;
   }
-  std::printf("%s: %d failure(s)\n", failures == 0 ? "passed" : "FAILED", failures);
-  return failures == 0 ? 0 : 1;
+  std::printf("%s: %d failure(s)\n", testing::failures == 0 ? "passed" : "FAILED", testing::failures);
+  return testing::failures == 0 ? 0 : 1;
 }
