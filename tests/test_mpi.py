@@ -1,6 +1,6 @@
 """Training row-sharded over MPI ranks (fastgdml.parallel, solver/shards.hpp) against the same training in one
 process: the 2-rank model predicts like the 1-rank one (1e-8 relative, CG to 1e-10), with and without energy
-constraints and symmetries; a 2-rank checkpoint resumes on 1 rank; an error on rank 1 ends both ranks within seconds
+constraints and symmetries; a 2-rank checkpoint resumes on 1 rank; an error on rank 1 ends both ranks within seconds,
 with its message. Needs mpi4py and an MPI launcher (the mpich wheel of the test extra); skips without them."""
 import json
 import os
@@ -94,12 +94,25 @@ def test_a_two_rank_checkpoint_resumes_on_one_rank(tmp_path):
     np.testing.assert_allclose(F_r, F_f, rtol=0, atol=TOL_PREDICTIONS * np.abs(F_f).max())
 
 
-def test_an_error_on_rank_1_ends_both_ranks_with_its_message(tmp_path):
-    proc, _, seconds = _run_ranks(tmp_path, 2, _train_kw(False, False), fail_rank=1, timeout=60)
+def test_an_error_on_rank_1_ends_both_ranks_and_the_last_checkpoint_resumes(tmp_path):
+    """Rank 1 dies at CG iteration 3 (an exception, then MPI_Abort of every rank): both end within seconds with its
+    message, the checkpoint rank 0 wrote before (every iteration here) is intact, and --resume continues it on one
+    rank to the model a fresh training gives."""
+    ckpt = str(tmp_path / "dies.ckpt.npz")
+    kw = _train_kw(True, True, checkpoint=ckpt, checkpoint_interval=0.0)
+    proc, _, seconds = _run_ranks(tmp_path, 2, kw, fail_rank=1, timeout=60)
     assert proc.returncode != 0
     assert "injected failure on rank 1" in proc.stderr + proc.stdout
     assert "trained" not in proc.stdout  # neither rank finished
     assert seconds < 30, f"the ranks took {seconds:.0f} s to end"
+    ck = np.load(ckpt)  # whole and readable: written atomically
+    assert 1 <= int(ck["iterations"]) <= 3 and ck["x"].shape == (30 * 16,)
+    resumed = _one_process(tmp_path, dict(kw, resume=ckpt, checkpoint=ckpt))
+    fresh = _one_process(tmp_path, dict(kw, checkpoint=None))
+    assert bool(resumed.arrays["solver_converged"])
+    queries = make_toy(M=4, seed=15)[0]
+    F_r, F_f = resumed.predict(queries)[1], fresh.predict(queries)[1]
+    np.testing.assert_allclose(F_r, F_f, rtol=0, atol=TOL_PREDICTIONS * np.abs(F_f).max())
 
 
 def test_mpirun_fastgdml_train_writes_the_one_process_model(tmp_path):
