@@ -10,8 +10,6 @@ site MPI); the core itself links no MPI.
 from __future__ import annotations
 
 import os
-import sys
-from contextlib import contextmanager
 from typing import Optional
 
 import numpy as np
@@ -33,13 +31,6 @@ class MpiCommunicator:
         from mpi4py import MPI
 
         self.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-
-    def gather_rows(self, local: np.ndarray, offset: int, total: int) -> np.ndarray:
-        """The length-``total`` vector whose rows ``offset:offset+len(local)`` are each rank's ``local``."""
-        full = np.zeros(total)
-        full[offset:offset + len(local)] = local
-        self.allreduce_sum(full)
-        return full
 
     def abort(self, code: int = 1) -> None:
         """End every rank (MPI_Abort): what an error on one rank must do, or the others wait forever."""
@@ -103,18 +94,3 @@ def natural_rows(comm: MpiCommunicator, local: np.ndarray, n: int, dim: int, ene
         full[n * dim + first:n * dim + first + count] = local[count * dim:]
     comm.allreduce_sum(full)
     return full
-
-
-@contextmanager
-def errors_end_all_ranks(comm: Optional[MpiCommunicator]):
-    """Around a whole MPI run (the CLI): an exception on one rank is printed with its rank and ends every rank
-    (MPI_Abort), instead of leaving the others waiting in a collective."""
-    try:
-        yield
-    except BaseException as exc:  # noqa: B902 - KeyboardInterrupt too: the other ranks must not hang
-        if comm is None or isinstance(exc, SystemExit) and exc.code in (0, None):
-            raise
-        print(f"fastgdml: error on MPI rank {comm.rank} of {comm.size}: {type(exc).__name__}: {exc}",
-              file=sys.stderr, flush=True)
-        comm.abort(1)
-        raise
