@@ -112,7 +112,7 @@ cudaStream_t Device::stream() const { return handles_->stream; }
 void* Device::allocate(std::size_t bytes) const {
   void* p = nullptr;
   if (cudaMalloc(&p, bytes) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky-free allocation error
+    cudaGetLastError();  // an out-of-memory error is not sticky: clear it so that later calls do not report it
     throw std::bad_alloc();
   }
   FASTGDML_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, handles_->stream));
