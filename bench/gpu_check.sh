@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The one GPU check of the CUDA backend (at most 8 minutes on one H200): build with FASTGDML_CUDA=ON, the GPU tests
-# (pytest -m gpu), compute-sanitizer memcheck and racecheck on a small case of every operation, and the benchmarks
-# (K v and prediction against cuBLAS DGEMM of the same shapes, a CG training of Ac-Ala3-NHMe against the CPU), with
-# logs and JSON written into the folder given as the argument.
+# The one GPU check of the CUDA backend (at most 8 minutes on one H200), with logs and JSON written into the folder
+# given as the argument:
+#   1. the C++ build with FASTGDML_CUDA=ON and tests/cpp/test_cuda_backend.cpp against the real backend (every
+#      operation, the vector/algebra calls, a whole CG training, row shards, against the CPU backend), then under
+#      compute-sanitizer memcheck and racecheck (it needs no Python headers: a verdict even if step 2 cannot build);
+#   2. the Python package with FASTGDML_CUDA=ON, the GPU tests (pytest -m gpu) and the benchmarks (K v and
+#      prediction against cuBLAS DGEMM of the same shapes, a CG training of Ac-Ala3-NHMe against the CPU).
 #
 #   bash bench/gpu_check.sh OUT_DIR
 #
@@ -36,12 +39,14 @@ if ls .whl/*.whl > /dev/null 2>&1; then
   $PY -m pip install -q --no-index --no-deps --no-compile --target "$SITE" .whl/*.whl || exit 1
 fi
 export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
-cmake_defs=(-C cmake.define.FASTGDML_CUDA=ON -C "cmake.define.CMAKE_CUDA_ARCHITECTURES=90-real")
+defs=(FASTGDML_CUDA=ON CMAKE_CUDA_ARCHITECTURES=90-real)  # H200 only: the check builds faster
 if [ ! -e /usr/include/zlib.h ] && ls .deb/zlib1g-dev*.deb > /dev/null 2>&1; then
   rm -rf /tmp/zlib && mkdir -p /tmp/zlib && dpkg -x .deb/zlib1g-dev*.deb /tmp/zlib
   zlib_lib=$(ls /lib/x86_64-linux-gnu/libz.so.1 /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -1)
-  cmake_defs+=(-C cmake.define.ZLIB_INCLUDE_DIR=/tmp/zlib/usr/include -C "cmake.define.ZLIB_LIBRARY=$zlib_lib")
+  defs+=(ZLIB_INCLUDE_DIR=/tmp/zlib/usr/include "ZLIB_LIBRARY=$zlib_lib")
 fi
+cmake_defs=() pip_defs=()
+for d in "${defs[@]}"; do cmake_defs+=("-D$d"); pip_defs+=(-C "cmake.define.$d"); done
 [ -d .gpu_data ] && export FASTGDML_BENCH_DATA=$PWD/.gpu_data
 # The cuBLAS/cuSOLVER wheels of this Python: the backend's RPATH looks beside the installed package, which a
 # --target install does not have, so the loader is told where they are.
@@ -49,18 +54,28 @@ CU13=$($PY -c "import os, nvidia; print(next(os.path.join(p, 'cu13', 'lib') for 
 [ -n "$CU13" ] && export LD_LIBRARY_PATH="$CU13${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
 
-step build 240 $PY -m pip install -v --no-build-isolation --no-deps --target "$SITE" "${cmake_defs[@]}" . || {
-  echo "build failed: see $OUT/build.log"; exit 1; }
+CPP=/tmp/fastgdml_gpu_cpp
+jobs=$(nproc 2>/dev/null || echo 8)
+if step cpp-build 200 bash -c "cmake -S . -B $CPP -DFASTGDML_CPP_TESTS=ON -DCMAKE_BUILD_TYPE=Release \
+     -DPython_EXECUTABLE=$(command -v $PY) ${cmake_defs[*]} && cmake --build $CPP -j$jobs --target test_cuda_backend_gpu"
+then
+  export FASTGDML_CUDA_LIBRARY=$CPP/cuda/libfastgdml_cuda.so
+  step cpp-gpu-test 120 "$CPP/test_cuda_backend_gpu"
+  if command -v compute-sanitizer > /dev/null 2>&1; then
+    step cpp-memcheck 150 compute-sanitizer --tool memcheck --error-exitcode 3 "$CPP/test_cuda_backend_gpu" --quick
+    step cpp-racecheck 150 compute-sanitizer --tool racecheck --error-exitcode 3 "$CPP/test_cuda_backend_gpu" --quick
+  else
+    echo "compute-sanitizer not found: memcheck and racecheck not run" | tee "$OUT/sanitizer.log"
+    status=1
+  fi
+  unset FASTGDML_CUDA_LIBRARY  # the Python package below finds its own copy
+fi
+
+step build 240 $PY -m pip install -v --no-build-isolation --no-deps --target "$SITE" "${pip_defs[@]}" . || {
+  echo "Python build failed: see $OUT/build.log"; exit 1; }
 step info 60 $PY -m fastgdml.cli info
 step pytest-gpu 240 $PY -m pytest -q -rs -m gpu tests/test_gpu.py tests/test_backend_conformance.py \
   --junitxml="$OUT/pytest-gpu.xml"
-if command -v compute-sanitizer > /dev/null 2>&1; then
-  step memcheck 120 compute-sanitizer --tool memcheck --error-exitcode 3 $PY bench/gpu_small_case.py
-  step racecheck 120 compute-sanitizer --tool racecheck --error-exitcode 3 $PY bench/gpu_small_case.py
-else
-  echo "compute-sanitizer not found: memcheck and racecheck not run" | tee "$OUT/sanitizer.log"
-  status=1
-fi
-step bench 300 $PY bench/gpu.py --json "$OUT/gpu.json"
+step bench 240 $PY bench/gpu.py --json "$OUT/gpu.json"
 echo "GPU check finished with status $status; logs and JSON in $OUT"
 exit $status

@@ -7,7 +7,9 @@
 //   - every VectorSpace and DenseAlgebra operation, in each transpose/triangle combination the solvers use, and the
 //     tall factor in double and in float storage;
 //   - a whole iterative training (Nyström-preconditioned CG through solver::train_iterative) against the CPU's.
-// What it cannot check is the real cuBLAS/cuSOLVER behind Device (device_cuda.cu): the GPU tests do (pytest -m gpu).
+// What it cannot check is the real cuBLAS/cuSOLVER behind Device (device_cuda.cu): built with
+// FASTGDML_TEST_REAL_CUDA (target test_cuda_backend_gpu) the same checks run on the real backend on a GPU
+// (bench/gpu_check.sh), as do the Python GPU tests (pytest -m gpu).
 // Tolerances are relative to the largest entry of the CPU result, named per check.
 #include <cmath>
 #include <cstdio>
@@ -17,7 +19,9 @@
 #include <vector>
 
 #include "checks.hpp"
+#ifndef FASTGDML_TEST_REAL_CUDA
 #include "cuda_backend.hpp"
+#endif
 #include "fastgdml/backend.hpp"
 #include "fastgdml/kernel_operator.hpp"
 #include "fastgdml/solver/iterative_training.hpp"
@@ -439,7 +443,17 @@ int main(int argc, char** argv) {
   // take most of the time (block barriers of 128 threads); every other check runs.
   const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
   try {
+#ifdef FASTGDML_TEST_REAL_CUDA
+    // The real backend (libfastgdml_cuda.so, found by the registry: $FASTGDML_CUDA_LIBRARY): a skip without a GPU.
+    try {
+      make_backend("cuda");
+    } catch (const std::exception& e) {
+      std::printf("SKIP the CUDA backend cannot run here: %s\n", e.what());
+      return 77;
+    }
+#else
     register_backend("cuda", [] { return cuda::make_cuda_backend(); });
+#endif
     const std::unique_ptr<Backend> cpu = make_backend("cpu"), gpu = make_backend("cuda");
     check(gpu->name() == "cuda" && !gpu->description().empty(), "backend 'cuda': " + gpu->description());
     test_vector_space(*cpu, *gpu);
