@@ -37,7 +37,14 @@ IterativeResult solve_iterative(const SolverContext& ctx, std::int64_t M, const 
       scores = NystromPreconditioner(ctx, M, lambda, sample_uniform(M_all, k0, options.seed), columns, log, plain)
                    .leverage_scores();
     }
-    return sample_by_scores(scores, count, seed);
+    std::vector<std::int64_t> cols = sample_by_scores(scores, count, seed);
+    if (ctx.comm.size() > 1) {  // rank 0's draw for all: scores summed in another order could differ in a last bit
+      std::vector<double> shared(cols.size(), 0.0);
+      if (ctx.comm.rank() == 0) std::copy(cols.begin(), cols.end(), shared.begin());  // exact below 2^53
+      ctx.comm.allreduce_sum(shared.data(), static_cast<std::int64_t>(shared.size()));
+      for (std::size_t a = 0; a < cols.size(); ++a) cols[a] = static_cast<std::int64_t>(shared[a]);
+    }
+    return cols;
   };
 
   std::unique_ptr<NystromPreconditioner> P;
