@@ -239,3 +239,60 @@ def test_cli_reports_the_group(tmp_path):
             assert cli.main(["train", str(path), "--n-train", "40", "--sigma", "2", "-o", str(out), "--overwrite",
                              "-q", "--n-valid", "10", "--symmetries", flag]) == 0
         assert f"symmetry group: {size} permutation(s)" in buf.getvalue()
+
+
+def test_budget_keeps_the_largest_product_of_whole_blocks():
+    # Ac-Ala3-NHMe's blocks: four C3 methyl rotors and one S3 (the N-methyl); the default budget keeps 81
+    from fastgdml.symmetry.group_search import DEFAULT_MAX_PERMS, _best_product
+
+    sizes = [3, 3, 3, 6, 3]
+
+    def kept(cap):
+        return int(np.prod([sizes[b] for b in _best_product(sizes, cap)]))
+
+    assert [kept(c) for c in (1, 2, 3, 5, 6, 17, 18, 27, 53, 54, 80, 81, 100, 485, 486, 10**6)] == \
+        [1, 1, 3, 3, 6, 9, 18, 27, 27, 54, 54, 81, 81, 162, 486, 486]
+    assert kept(DEFAULT_MAX_PERMS) <= DEFAULT_MAX_PERMS
+    assert sorted(sizes[b] for b in _best_product(sizes, 27)) == [3, 3, 3]  # ties: fewer blocks, earlier ones
+
+
+def two_rotor_dataset(count=80, seed=7):
+    import fastgdml
+    from conftest import morse_energy_forces
+
+    states = [(a, b) for a in (0.0, 120.0, 240.0) for b in (0.0, 120.0, 240.0)]
+    R = frames(two_rotors, states, count, np.random.default_rng(seed))
+    EF = [morse_energy_forces(r, TWO_ROTORS_Z) for r in R]
+    return fastgdml.Dataset(R, TWO_ROTORS_Z, np.array([f for _, f in EF]), E=np.array([e for e, _ in EF]),
+                            name="two rotors")
+
+
+def test_budget_note_says_how_many_were_left_out_and_how_to_keep_them():
+    ds = two_rotor_dataset()
+    perms, report = find_permutations(ds.R, ds.z, max_size=3, report=True, warn=False)
+    assert len(perms) == 3 and report.full_size == 9 and report.n_left_out == 6
+    note = report.budget_note()
+    assert "kept 3 of the 9" in note and "6 left out" in note and "--max-perms 9" in note and "\n" not in note
+    perms, report = find_permutations(ds.R, ds.z, max_size=9, report=True, warn=False)
+    assert len(perms) == 9 and report.budget_note() is None and report.n_left_out == 0
+
+
+def test_train_applies_the_budget_and_prints_the_note(capsys):
+    import inspect
+
+    import fastgdml
+    from fastgdml.cli.parser import build_parser
+    from fastgdml.symmetry.group_search import DEFAULT_MAX_PERMS
+
+    assert inspect.signature(fastgdml.train).parameters["max_perms"].default == DEFAULT_MAX_PERMS
+    args = build_parser().parse_args(["train", "x.npz", "--n-train", "10", "-o", "m.npz"])
+    assert args.max_perms == DEFAULT_MAX_PERMS
+    ds = two_rotor_dataset()
+    with pytest.warns(RuntimeWarning, match="kept 3 of the 9 permutations"):
+        model = fastgdml.train(ds, 30, sigma=2.0, n_valid=0, max_perms=3, solver="cholesky")
+    assert len(model.perms) == 3
+    capsys.readouterr()
+    model = fastgdml.train(ds, 30, sigma=2.0, n_valid=0, max_perms=3, solver="cholesky", verbose=True)
+    lines = [x for x in capsys.readouterr().err.splitlines() if "symmetry budget" in x]
+    assert len(lines) == 1 and "max_perms=9" in lines[0]
+    assert len(fastgdml.train(ds, 30, sigma=2.0, n_valid=0, solver="cholesky").perms) == 9  # within the default

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..symmetry.group_search import DEFAULT_MAX_PERMS
+
 
 def _backend(name: str) -> str:
     """A registered compute backend (fastgdml.backends()); argparse reports anything else with the list."""
@@ -100,9 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--symmetries", choices=("auto", "none"), default="auto",
                    help="without --perms-from or a 'perms' key in the dataset: find the permutation group from the "
                         "training geometries (auto) or use none (default: auto)")
-    t.add_argument("--max-perms", type=_positive_int, default=100,
-                   help="size budget of the automatic symmetry search (default: 100; training cost grows "
-                        "linearly with it)")
+    t.add_argument("--max-perms", type=_positive_int, default=DEFAULT_MAX_PERMS,
+                   help=f"size budget of the automatic symmetry search: the largest group kept, cut to whole "
+                        f"independent blocks, with a note of what was left out (default: {DEFAULT_MAX_PERMS}; "
+                        f"training and prediction cost grow linearly with it)")
     t.add_argument("--seed", type=_count, default=0, help="seed of the train/validation sampling (default: 0)")
     t.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing output file")

@@ -19,7 +19,9 @@ frame is matched to a few reference frames only (cost linear in the number of fr
 6. Group: candidates with overlapping supports form blocks; each block's group is the closure of its
    candidates (most frequently seen first; a candidate whose closure would exceed ``max_size`` is left out).
    Blocks act on disjoint atoms, so the whole group is their direct product; when that exceeds ``max_size``
-   the largest product of whole blocks within it is kept. Everything left out is reported.
+   the largest product of whole blocks within it is kept. Everything left out is reported, with the size of
+   the whole group (each block's closure counted up to ``_FULL_SIZE_CAP``) so that the note can say how to
+   keep it.
 """
 from __future__ import annotations
 
@@ -37,6 +39,14 @@ from ..geometry import distance_matrices
 _BOND_FACTOR = 1.2      # bonded: distance < 1.2 (r_a + r_b)
 _LINK_BONDS = 3         # cycles within this many bonds belong to one candidate; also the neighbourhood size
 _MAX_D_BYTES = 256 << 20
+DEFAULT_MAX_PERMS = 100
+"""Default symmetry budget of :func:`fastgdml.train` and the CLI (``max_perms`` / ``--max-perms``): the largest
+group kept by the automatic search (the cost factor G of training, prediction and feature scores). From
+``bench/symmetry.py --sweep`` (bench/README.md, "Symmetry budget"): on Ac-Ala3-NHMe at n_train 100 every factor
+of 3 in G still lowered the test force MAE (G 1 / 3 / 9 / 27 / 81: 7.96 / 7.44 / 6.88 / 6.19 / 5.37 kcal/mol/A)
+for at most 2x the Cholesky training time, so the budget stays at 100 (81 of that molecule's 486 kept); a lower
+cap is not supported by the measurement at this size."""
+_FULL_SIZE_CAP = 100_000  # the whole group's size is counted up to this many elements per block (for the report)
 
 
 @dataclass
@@ -48,6 +58,28 @@ class SymmetrySearch:
     seconds: float
     blocks: List[Tuple[Tuple[int, ...], int]] = field(default_factory=list)   # (atoms moved, group size)
     left_out: List[str] = field(default_factory=list)                          # one line per omission
+    full_size: Optional[int] = None   # size of the whole group found, budget ignored (None: > _FULL_SIZE_CAP)
+    max_size: int = 0                 # the budget the search ran with
+
+    @property
+    def n_left_out(self) -> Optional[int]:
+        """Permutations of the whole group that the budget left out (None when the whole group is too large to
+        count)."""
+        return None if self.full_size is None else self.full_size - len(self.perms)
+
+    def budget_note(self) -> Optional[str]:
+        """One line saying how many permutations the size budget left out and how to keep them, or None when
+        nothing was left out."""
+        if not self.left_out:
+            return None
+        G = len(self.perms)
+        cost = "training and prediction cost grow linearly with the count"
+        if self.full_size is None:
+            return (f"symmetry budget: kept {G} permutations of a group of more than {_FULL_SIZE_CAP:,} found "
+                    f"(max_perms={self.max_size}; {cost})")
+        return (f"symmetry budget: kept {G} of the {self.full_size} permutations found ({self.full_size - G} left "
+                f"out; {cost}: x{G} instead of x{self.full_size}); max_perms={self.full_size} "
+                f"(fastgdml train --max-perms {self.full_size}) keeps them all")
 
     def describe(self) -> str:
         """Human-readable summary: group size, the atoms each block permutes, omissions."""
@@ -168,7 +200,7 @@ def _best_product(sizes: List[int], cap: int) -> List[int]:
 
 
 def find_permutations(R, z, lattice=None, max_frames: int = 1000, max_size: int = 100, n_references: int = 6,
-                      tolerance: float = 1.5, seed: int = 0, report: bool = False):
+                      tolerance: float = 1.5, seed: int = 0, report: bool = False, warn: bool = True):
     """Permutation group of a molecule from its geometries (the "s" of sGDML).
 
     Parameters
@@ -193,7 +225,11 @@ def find_permutations(R, z, lattice=None, max_frames: int = 1000, max_size: int 
     seed : int
         Seed of the frame subset and the first reference.
     report : bool
-        Also return a :class:`SymmetrySearch` (blocks, omissions, timing; ``.describe()`` prints them).
+        Also return a :class:`SymmetrySearch` (blocks, omissions, timing, the whole group's size;
+        ``.describe()`` and ``.budget_note()`` print them).
+    warn : bool
+        Warn (RuntimeWarning) when ``max_size`` leaves symmetries out (default True; :func:`fastgdml.train`
+        prints its own note instead).
 
     Returns
     -------
@@ -215,7 +251,7 @@ def find_permutations(R, z, lattice=None, max_frames: int = 1000, max_size: int 
     m = min(M, max_frames, max(2, _MAX_D_BYTES // (8 * 4 * N * N)))
     frames = np.sort(rng.choice(M, size=m, replace=False)) if m < M else np.arange(M)
     identity = np.arange(N)[None, :]
-    search = SymmetrySearch(perms=identity, z=z, n_frames=len(frames), seconds=0.0)
+    search = SymmetrySearch(perms=identity, z=z, n_frames=len(frames), seconds=0.0, full_size=1, max_size=max_size)
 
     def done(perms):
         search.perms = np.asarray(perms, dtype=np.int64)
@@ -275,8 +311,11 @@ def find_permutations(R, z, lattice=None, max_frames: int = 1000, max_size: int 
             merged["gens"] = b["gens"] + merged["gens"]
         blocks = [b for b in blocks if not any(b is h for h in hit)] + [merged]
     groups = []
+    full_size: Optional[int] = 1
     for b in blocks:
         gens, kept = [], None
+        everything = _closure([q for _, q in b["gens"]], N, max(_FULL_SIZE_CAP, max_size))
+        full_size = None if everything is None or full_size is None else full_size * len(everything)
         for count, q in sorted(b["gens"], key=lambda t: -t[0]):
             trial = _closure(gens + [q], N, max_size)
             if trial is None:
@@ -294,7 +333,8 @@ def find_permutations(R, z, lattice=None, max_frames: int = 1000, max_size: int 
             names = ", ".join(f"{element_symbol(z[a])}{a}" for a in atoms)
             search.left_out.append(f"block {{{names}}} ({len(elems)} permutations): the product with the other "
                                    f"blocks would exceed max_size={max_size}")
-    if search.left_out:
+    search.full_size = full_size
+    if search.left_out and warn:
         warnings.warn("find_permutations: symmetries left out (raise max_size to keep them; training cost grows "
                       "linearly with the group size):\n  " + "\n  ".join(search.left_out), RuntimeWarning,
                       stacklevel=2)

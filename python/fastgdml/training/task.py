@@ -12,6 +12,7 @@ with the message :func:`fastgdml.train` gives for the same argument.
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
@@ -22,7 +23,7 @@ from ..data.dataset import Dataset
 from ..data.sampling import stratified_sample
 from ..model import SIGMA_RANGE, Model
 from ..symmetry.group import validate_perms
-from ..symmetry.group_search import find_permutations
+from ..symmetry.group_search import DEFAULT_MAX_PERMS, find_permutations
 
 SOLVERS = ("auto", "cholesky", "cg")
 
@@ -109,7 +110,7 @@ class TrainingTask:
     @classmethod
     def sample(cls, dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-10, use_E: bool = True,
                use_E_cstr: bool = False, perms=None, seed: int = 0, n_valid: Optional[int] = None,
-               idxs_train=None, mask=None, symmetries: str = "auto", max_perms: int = 100,
+               idxs_train=None, mask=None, symmetries: str = "auto", max_perms: int = DEFAULT_MAX_PERMS,
                valid_dataset: Optional[Dataset] = None, verbose: bool = False) -> "TrainingTask":
         """The task :func:`fastgdml.train` solves for these arguments (see there for each one).
 
@@ -117,7 +118,8 @@ class TrainingTask:
         validation frames (default: up to 1000) with one generator seeded by ``seed``; takes the permutations
         from ``perms``, the dataset's ``perms`` key, or (``symmetries="auto"``) a search on up to 1000 frames
         of the dataset (:func:`fastgdml.find_permutations` within ``max_perms``, reported on stderr with
-        ``verbose``).
+        ``verbose``). When the budget leaves permutations out, a one-line note says how many and how to keep
+        them: on stderr with ``verbose``, else as a RuntimeWarning.
         """
         _check_labels_and_kernel(dataset, use_E, use_E_cstr, sigma, lam)
         M, N = len(dataset), dataset.n_atoms
@@ -147,9 +149,14 @@ class TrainingTask:
             # Geometries only (no labels): up to 1000 frames of the whole dataset sharpen the local test (more
             # frames, closer nearest neighbours) beyond what a small training set allows.
             perms, search = find_permutations(dataset.R, dataset.z, lattice=dataset.lattice, max_frames=1000,
-                                              max_size=max_perms, seed=seed, report=True)
+                                              max_size=max_perms, seed=seed, report=True, warn=False)
             if verbose:
                 print("fastgdml: symmetry search: " + search.describe(), file=sys.stderr, flush=True)
+            note = search.budget_note()
+            if note is not None and verbose:
+                print("fastgdml: " + note, file=sys.stderr, flush=True)
+            elif note is not None:
+                warnings.warn(note, RuntimeWarning, stacklevel=3)
         return cls(dataset, idxs_train, sigma=sigma, lam=lam, perms=perms, use_E=use_E, use_E_cstr=use_E_cstr,
                    mask=mask, valid_dataset=valid_dataset, idxs_valid=idxs_valid)
 
