@@ -1,6 +1,20 @@
 #include "fastgdml/compute/communicator.hpp"
 
+#include <algorithm>
+
 namespace fastgdml {
+
+void Communicator::allgather(const double* local, const std::int64_t* counts, double* all) const {
+  std::int64_t offset = 0, total = 0;
+  for (int r = 0; r < size(); ++r) {
+    if (r == rank()) offset = total;
+    total += counts[r];
+  }
+  std::fill(all, all + total, 0.0);
+  std::copy(local, local + counts[rank()], all + offset);
+  if (size() > 1) allreduce_sum(all, total);
+}
+
 namespace {
 
 class SerialCommunicator final : public Communicator {

@@ -32,6 +32,14 @@ class MpiCommunicator:
 
         self.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
 
+    def allgather(self, local: np.ndarray, out: np.ndarray, counts) -> None:
+        """Every rank's ``local`` (``counts[r]`` float64 each), concatenated in rank order into ``out``."""
+        from mpi4py import MPI
+
+        counts = [int(c) for c in counts]
+        displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist()
+        self.comm.Allgatherv([local, MPI.DOUBLE], [out, counts, displs, MPI.DOUBLE])
+
     def abort(self, code: int = 1) -> None:
         """End every rank (MPI_Abort): what an error on one rank must do, or the others wait forever."""
         self.comm.Abort(code)

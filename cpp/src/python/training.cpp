@@ -116,12 +116,14 @@ class PyKernelOperator {
 };
 
 // A Python communicator (fastgdml.parallel.MpiCommunicator, or any object with rank, size and
-// allreduce_sum(array) summing a float64 array in place over the ranks) as the core's Communicator: the buffers
+// allreduce_sum(array) summing a float64 array in place over the ranks, and optionally allgather(local, all,
+// counts) concatenating the ranks' arrays into `all`) as the core's Communicator: the buffers
 // are handed over as zero-copy array views, the GIL taken for the call (the solvers run without it).
 class PyCommunicator final : public Communicator {
  public:
   explicit PyCommunicator(const py::object& comm)
-      : comm_(comm), rank_(comm.attr("rank").cast<int>()), size_(comm.attr("size").cast<int>()) {
+      : comm_(comm), rank_(comm.attr("rank").cast<int>()), size_(comm.attr("size").cast<int>()),
+        has_allgather_(py::hasattr(comm, "allgather")) {
     require(size_ >= 1 && rank_ >= 0 && rank_ < size_, "communicator: rank " + std::to_string(rank_) +
                                                             " of size " + std::to_string(size_) + " is impossible");
   }
@@ -134,10 +136,27 @@ class PyCommunicator final : public Communicator {
                              no_owner);
     comm_.attr("allreduce_sum")(view);
   }
+  void allgather(const double* local, const std::int64_t* counts, double* all) const override {
+    if (!has_allgather_) return Communicator::allgather(local, counts, all);
+    py::gil_scoped_acquire acquire;
+    std::int64_t total = 0;
+    py::list sizes;
+    for (int r = 0; r < size_; ++r) {
+      total += counts[r];
+      sizes.append(counts[r]);
+    }
+    const py::capsule no_owner(all, [](void*) {});
+    py::array_t<double> in({static_cast<py::ssize_t>(counts[rank_])}, {static_cast<py::ssize_t>(sizeof(double))},
+                           local, no_owner);
+    py::array_t<double> out({static_cast<py::ssize_t>(total)}, {static_cast<py::ssize_t>(sizeof(double))}, all,
+                            no_owner);
+    comm_.attr("allgather")(in, out, sizes);
+  }
 
  private:
   py::object comm_;
   int rank_, size_;
+  bool has_allgather_;
 };
 
 // The core's communicator of a Python one (None: serial).

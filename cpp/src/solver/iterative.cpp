@@ -130,16 +130,18 @@ IterativeResult solve_iterative(const KernelOperator& K, const double* y, double
   const bool sharded = shards.ranks() > 1;
   if (sharded) ctx.rows = {shards.offset(shards.rank), shards.total_rows()};
 
-  // K v of this rank's rows needs all of v: its rows are gathered in K's order (a zero-padded allreduce) first.
-  std::vector<double> local_host(sharded ? M : 0), full_host(sharded ? shards.total_rows() : 0);
+  // K v of this rank's rows needs all of v: the ranks' rows are gathered (an allgather) and put in K's order first.
+  std::vector<double> local_host(sharded ? M : 0), gathered(sharded ? shards.total_rows() : 0),
+      full_host(sharded ? shards.total_rows() : 0);
+  std::vector<std::int64_t> counts(shards.ranks());
+  for (int r = 0; r < shards.ranks(); ++r) counts[r] = shards.local_rows(r);
   Buffer full_device;
   if (sharded && !vs.host_memory()) full_device = vs.allocate(shards.total_rows());
   const LinearMap K_apply = [&](const double* v, double* out) {
     if (!sharded) return K.backend().kernel_matvec(K.state(), v, out);
     vs.to_host(M, v, local_host.data());
-    std::fill(full_host.begin(), full_host.end(), 0.0);
-    shards.put_local(local_host.data(), full_host.data());
-    comm.allreduce_sum(full_host.data(), shards.total_rows());
+    comm.allgather(local_host.data(), counts.data(), gathered.data());  // the ranks' rows in solver order
+    shards.to_natural(gathered.data(), full_host.data());
     const double* v_all = full_host.data();
     if (full_device) {
       vs.from_host(shards.total_rows(), full_host.data(), full_device.get());

@@ -6,6 +6,16 @@
 
 namespace fastgdml::solver {
 
+void ShardLayout::to_natural(const double* solver_order, double* full) const {
+  const double* block = solver_order;
+  for (int r = 0; r < ranks(); ++r) {
+    const std::int64_t f = first[r], c = count[r];
+    std::copy(block, block + c * dim, full + f * dim);
+    if (energy) std::copy(block + c * dim, block + c * dim + c, full + n * dim + f);
+    block += local_rows(r);
+  }
+}
+
 std::int64_t ShardLayout::offset(int r) const {
   std::int64_t o = 0;
   for (int s = 0; s < r; ++s) o += local_rows(s);

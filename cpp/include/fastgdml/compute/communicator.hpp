@@ -21,6 +21,9 @@ class Communicator {
   virtual int size() const = 0;
   // Elementwise sum over all ranks, in place; every rank receives the result.
   virtual void allreduce_sum(double* host, std::int64_t count) const = 0;
+  // Every rank's `counts[rank]` doubles, concatenated in rank order into `all` (sum of counts), on every rank. The
+  // default is an allreduce of zero-padded blocks (twice the volume of a real allgather: override it).
+  virtual void allgather(const double* local, const std::int64_t* counts, double* all) const;
 };
 
 // One process: rank 0 of 1, reductions are identities. Stateless (one shared instance).

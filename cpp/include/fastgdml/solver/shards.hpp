@@ -34,6 +34,8 @@ struct ShardLayout {
   // (adding into a zeroed full vector, for an allreduce).
   void take_local(const double* natural_full, double* local) const;
   void put_local(const double* local, double* natural_full) const;
+  // A whole vector from the solver's order (every rank's rows, rank after rank) into K's order.
+  void to_natural(const double* solver_order, double* natural_full) const;
 };
 
 // The layout of all ranks from each rank's (first, count), exchanged through comm (an allreduce); std::invalid_argument
