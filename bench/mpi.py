@@ -129,7 +129,7 @@ def main(argv=None) -> int:
     nodes, link, node_tflops = 16, 12.5e9, 2.0  # 100 Gb/s network; 2 TFLOP/s of DGEMM per CPU node (assumed)
     comm_s = (nodes - 1) / nodes * bytes_per_iteration / link + 2 * np.log2(nodes) * 5e-6 * 4  # ring allgather
     compute_s = flops / nodes / (node_tflops * 1e12)
-    print(f"projection Ac-Ala3-NHMe n 6000 G 18 on {nodes} nodes: {bytes_per_iteration / 2**20:.1f} MiB allreduced "
+    print(f"projection Ac-Ala3-NHMe n 6000 G 18 on {nodes} nodes: {bytes_per_iteration / 2**20:.1f} MiB gathered "
           f"per CG iteration -> {comm_s * 1e3:.1f} ms at 100 Gb/s (ring allgather), against {compute_s * 1e3:.0f} ms of K v "
           f"per node at {node_tflops:g} TFLOP/s: communication {100 * comm_s / (comm_s + compute_s):.1f}% of an "
           f"iteration; W (k = {k}) {rows * k * 4 / nodes / 2**30:.1f} GiB per node in float")

@@ -65,7 +65,7 @@ IterativeResult solve_iterative(const SolverContext& ctx, std::int64_t M, const 
 // The same solve on K's backend, with y and x as host arrays of this rank's rows (K.local_size() each, in K's local
 // order [force rows; energy rows] of its points; x holds the start iterate), staged into the backend's memory when
 // that is not the host's. Row-sharded over comm's ranks (each with its KernelOperator of its points, shards.hpp):
-// K v gathers the whole v first (a zero-padded allreduce), the inducing columns (options.columns and the result's)
+// K v gathers the whole v first (comm.allgather), the inducing columns (options.columns and the result's)
 // are solver-order indices, the same on every rank. One rank with an unsharded K: the plain solve.
 IterativeResult solve_iterative(const KernelOperator& K, const double* y, double* x, const IterativeOptions& options,
                                 const Monitor& monitor, const LogFn& log,
