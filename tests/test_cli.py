@@ -187,5 +187,9 @@ def test_train_select_criterion_and_units(tmp_path, capsys):
     assert main(["test", str(out), str(ds_path)]) == 0
     text = capsys.readouterr().out
     assert "[kcal/mol/Å, per component]" in text and "[degrees, per atom]" in text
+    # a --no-E model's energies hold an arbitrary constant: no energy error is reported for it
+    assert "energy: not tested (the model was trained without energies" in text
+    assert main(["test", str(out), str(ds_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["e_mae"] is None
     assert main(["info", str(ds_path)]) == 0
     assert "[kcal/mol/Å]" in capsys.readouterr().out

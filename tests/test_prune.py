@@ -100,7 +100,8 @@ def test_prune_command_writes_model_report_and_plots(setup, tmp_path, capsys):
     for part in ("prune_curve", "kept_features", "interactions"):
         with open(tmp_path / f"pruned.{part}.png", "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    assert "<- best" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "<- best" in text and "[kcal/mol/Å]" in text and "[kcal/mol]" in text  # units of every printed error
     assert main(["info", str(out)]) == 0
     assert f"reduced descriptor: {len(back.feature_mask)} of 10 features" in capsys.readouterr().out
     assert main(["prune", str(model_path), str(ds_path), "-o", str(out), "-q"]) == 2  # exists

@@ -50,12 +50,18 @@ def cmd_test(args) -> int:
     if len(idxs) == 0:
         raise CliError("no test frames left (all were used for training/validation)")
     err = prediction_errors(model, dataset, idxs, progress=not args.json)
+    energies_defined = bool(model.arrays.get("use_E", True))
+    if not energies_defined:  # trained on forces alone: its energies hold an arbitrary constant, no error means much
+        err = dict(err, e_mae=float("nan"), e_rmse=float("nan"))
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in err.items()}))
     else:
         e_unit, f_unit, _ = unit_labels(model.e_unit or dataset.e_unit, model.r_unit or dataset.r_unit)
         print(f"{err['n']} test frames ({len(dataset) - len(idxs)} training/validation frames left out)")
-        if np.isfinite(err["e_mae"]):
+        if not energies_defined:
+            print("energy: not tested (the model was trained without energies, --no-E: its energies are defined "
+                  "only up to a constant)")
+        elif np.isfinite(err["e_mae"]):
             print(f"energy: MAE {err['e_mae']:.5g}  RMSE {err['e_rmse']:.5g}  [{e_unit}]")
         else:
             print("energy: no reference energies in the dataset")

@@ -153,7 +153,8 @@ def cmd_prune(args) -> int:
     best.save(args.output)
     print(f"pruning: {len(result.fractions)} kept fractions in {time.perf_counter() - t0:.1f} s (scores of "
           f"{len(result.scores)} features on {len(result.idxs_score)} geometries: {result.score_seconds:.1f} s)")
-    print(result.table())
+    e_unit, f_unit, _ = unit_labels(dataset.e_unit, dataset.r_unit)
+    print(result.table(f_unit, e_unit))
     print(f"best: fraction {result.best:g} -> {args.output}")
     unused = np.setdiff1d(unused_frames(best, dataset), result.idxs_score)
     rng = np.random.default_rng(args.seed)
@@ -164,7 +165,7 @@ def cmd_prune(args) -> int:
         for label, m in (("full", model), ("pruned", best)):
             tests[label] = prediction_errors(m, dataset, unused, progress=not args.quiet)
             print(f"test {label} model ({tests[label]['n']} frames): force MAE {tests[label]['f_mae']:.4g} "
-                  f"RMSE {tests[label]['f_rmse']:.4g}, energy MAE {tests[label]['e_mae']:.4g}")
+                  f"RMSE {tests[label]['f_rmse']:.4g} [{f_unit}], energy MAE {tests[label]['e_mae']:.4g} [{e_unit}]")
     maps = None
     if args.interaction_frames:
         frames = np.sort(rng.choice(len(dataset), min(args.interaction_frames, len(dataset)), replace=False))

@@ -45,9 +45,11 @@ class PruneResult:
     idxs_score: Optional[np.ndarray] = None                    # scoring geometries (dataset indices)
     score_seconds: float = 0.0
 
-    def table(self) -> str:
-        """Every kept fraction with its features, validation errors and training time, the best marked."""
-        lines = ["  fraction  features  short  valid F RMSE  valid E RMSE  train s"]
+    def table(self, f_unit: str = "kcal/mol/Å", e_unit: str = "kcal/mol") -> str:
+        """Every kept fraction with its features, validation errors and training time, the best marked; the units
+        of the validation errors are printed under the header."""
+        lines = ["  fraction  features  short  valid F RMSE  valid E RMSE  train s",
+                 f"  {'':8}  {'':8}  {'':5}  {'[' + f_unit + ']':>12}  {'[' + e_unit + ']':>12}  {'[s]':>7}"]
         for f, k, s, e, t in zip(self.fractions, self.kept, self.short, self.errors, self.seconds):
             lines.append(f"  {f:8.2f}  {k:8d}  {s:5d}  {e['f_rmse']:12.4g}  {e['e_rmse']:12.4g}  {t:7.1f}"
                          + ("   <- best" if f == self.best else ""))
