@@ -82,23 +82,3 @@ def share(n: int, rank: int, size: int) -> tuple[int, int]:
     """(first, count): the contiguous block of the n training points rank owns (the first n % size get one more)."""
     base, extra = divmod(n, size)
     return rank * base + min(rank, extra), base + (1 if rank < extra else 0)
-
-
-def local_rows(full: np.ndarray, n: int, dim: int, energy: bool, first: int, count: int) -> np.ndarray:
-    """A rank's rows of a vector in K's order ([all force rows; all energy rows]): its force rows, then its energy
-    rows (the order of its KernelOperator's rows)."""
-    rows = [full[first * dim:(first + count) * dim]]
-    if energy:
-        rows.append(full[n * dim + first:n * dim + first + count])
-    return np.concatenate(rows)
-
-
-def natural_rows(comm: MpiCommunicator, local: np.ndarray, n: int, dim: int, energy: bool, first: int,
-                 count: int) -> np.ndarray:
-    """The vector in K's order from every rank's local rows (a zero-padded allreduce): the inverse of local_rows."""
-    full = np.zeros(n * dim + (n if energy else 0))
-    full[first * dim:(first + count) * dim] = local[:count * dim]
-    if energy:
-        full[n * dim + first:n * dim + first + count] = local[count * dim:]
-    comm.allreduce_sum(full)
-    return full

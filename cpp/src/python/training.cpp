@@ -248,18 +248,44 @@ py::dict iterative_info(const solver::IterativeResult& result) {
   return info;
 }
 
+// y, x0 and the solution as Python sees them: all rows, in K's order. A row-sharded operator's rank solves for its
+// own rows (ShardLayout::take_local) and the solution is gathered back (gather_natural), so that the shard layout
+// lives in the core alone. Construction and gather are collective over comm's ranks.
+class ShardedVectors {
+ public:
+  ShardedVectors(const PyKernelOperator& op, const Array& y, const Array& x0, const Communicator& comm)
+      : comm_(comm), shards_(solver::shards_of(op.op(), comm)), y_(op.local_size()), x_(op.local_size()) {
+    const std::int64_t M = op.size();
+    require(y.ndim() == 1 && y.shape(0) == M && x0.ndim() == 1 && x0.shape(0) == M,
+            "y and x0 must have shape (" + std::to_string(M) + ",): all rows of K, in its order");
+    shards_.take_local(y.data(), y_.data());
+    shards_.take_local(x0.data(), x_.data());
+  }
+  std::int64_t local_size() const { return static_cast<std::int64_t>(x_.size()); }
+  const double* y() const { return y_.data(); }
+  double* x() { return x_.data(); }
+  Array gathered_x() const {
+    Array out(shards_.total_rows());
+    std::vector<double> scratch(shards_.total_rows());
+    solver::gather_natural(shards_, x_.data(), comm_, scratch.data(), out.mutable_data());
+    return out;
+  }
+
+ private:
+  const Communicator& comm_;
+  solver::ShardLayout shards_;
+  std::vector<double> y_, x_;
+};
+
 // Solves (K + lam I) x = y by preconditioned CG; x0 is the start iterate. monitor(iteration, residual, x) may
 // return False to stop; exceptions it raises (KeyboardInterrupt) propagate.
 py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Array& x0,
                           const solver::IterativeOptions& options, const py::object& monitor, const py::object& log,
                           const py::object& on_preconditioner, const py::object& comm) {
-  const std::int64_t M = op.local_size();
   const std::unique_ptr<Communicator> communicator = communicator_of(comm);
-  require(y.ndim() == 1 && y.shape(0) == M && x0.ndim() == 1 && x0.shape(0) == M,
-          "y and x0 must have shape (" + std::to_string(M) + ",)");
-  Array x(M);
-  std::copy(x0.data(), x0.data() + M, x.mutable_data());
-  double* xp = x.mutable_data();
+  const Communicator& world = communicator ? *communicator : serial_communicator();
+  ShardedVectors v(op, y, x0, world);
+  const std::int64_t M = v.local_size();  // the monitor sees this rank's rows of the iterate
   solver::Monitor monitor_fn = nullptr;
   if (!monitor.is_none())
     monitor_fn = [monitor, M](std::int64_t it, double rel, const solver::Iterate& xi) {
@@ -279,10 +305,9 @@ py::tuple solve_iterative(const PyKernelOperator& op, const Array& y, const Arra
   solver::IterativeResult result;
   {
     py::gil_scoped_release release;
-    result = solver::solve_iterative(op.op(), y.data(), xp, options, monitor_fn, log_fn, built_fn,
-                                     communicator ? *communicator : serial_communicator());
+    result = solver::solve_iterative(op.op(), v.y(), v.x(), options, monitor_fn, log_fn, built_fn, world);
   }
-  return py::make_tuple(x, iterative_info(result));
+  return py::make_tuple(v.gathered_x(), iterative_info(result));
 }
 
 
@@ -294,10 +319,9 @@ py::tuple train_iterative(const PyKernelOperator& op, const Array& y, const Arra
                           double checkpoint_interval, const py::object& resume, const py::object& write_checkpoint,
                           const py::object& stop_requested, const py::object& progress, const py::object& log,
                           const py::object& comm) {
-  const std::int64_t M = op.local_size();
   const std::unique_ptr<Communicator> communicator = communicator_of(comm);
-  require(y.ndim() == 1 && y.shape(0) == M && x0.ndim() == 1 && x0.shape(0) == M,
-          "y and x0 must have shape (" + std::to_string(M) + ",)");
+  const Communicator& world = communicator ? *communicator : serial_communicator();
+  ShardedVectors v(op, y, x0, world);
   require(budget >= 0 && inducing_request >= 0, "budget and inducing_request must be >= 0");
   require(checkpoint_interval >= 0.0, "checkpoint_interval must be >= 0 seconds");
   solver::IterativeTrainingOptions o;
@@ -335,14 +359,10 @@ py::tuple train_iterative(const PyKernelOperator& op, const Array& y, const Arra
       progress(it, rel);
     };
   cb.log = python_log(log);
-  Array x(M);
-  std::copy(x0.data(), x0.data() + M, x.mutable_data());
-  double* xp = x.mutable_data();
   solver::IterativeTrainingResult r;
   {
     py::gil_scoped_release release;
-    r = solver::train_iterative(op.op(), y.data(), xp, o, ck.get(), cb,
-                                communicator ? *communicator : serial_communicator());
+    r = solver::train_iterative(op.op(), v.y(), v.x(), o, ck.get(), cb, world);
   }
   py::dict info = iterative_info(r.solve);
   info["stopped"] = r.stopped;
@@ -354,7 +374,7 @@ py::tuple train_iterative(const PyKernelOperator& op, const Array& y, const Arra
     info["cache_bytes"] = r.plan.cache_bytes;
     info["fixed_bytes"] = r.plan.fixed_bytes;
   }
-  return py::make_tuple(x, info);
+  return py::make_tuple(v.gathered_x(), info);
 }
 
 // Closed-form training solve x = (K + lam I)^-1 y (solver/closed_form.hpp).
@@ -489,8 +509,8 @@ void bind_training(py::module_& m) {
         "write_checkpoint(x, iterations, columns) is called every checkpoint_interval seconds, on a stop request "
         "and when CG ends unconverged; stop_requested() is polled after every iteration. comm (an object with rank, "
         "size and allreduce_sum(array), e.g. fastgdml.parallel.MpiCommunicator): the solve is row-sharded over its "
-        "ranks, each with its KernelOperator(first_point, local_points); y, x0 and x are this rank's rows, resume "
-        "and the checkpoints hold all rows in K's order.");
+        "ranks, each with its KernelOperator(first_point, local_points). y, x0, the returned x, resume and the "
+        "checkpoints hold all rows in K's order on every rank.");
   m.def("solve_closed_form", &solve_closed_form, py::arg("op"), py::arg("y"), py::arg("lam"),
         "Closed-form training: (K + lam I)^-1 y by a dense Cholesky factorisation (RuntimeError naming the fixes "
         "when K + lam I is not positive definite).");

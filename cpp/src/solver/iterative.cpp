@@ -133,15 +133,12 @@ IterativeResult solve_iterative(const KernelOperator& K, const double* y, double
   // K v of this rank's rows needs all of v: the ranks' rows are gathered (an allgather) and put in K's order first.
   std::vector<double> local_host(sharded ? M : 0), gathered(sharded ? shards.total_rows() : 0),
       full_host(sharded ? shards.total_rows() : 0);
-  std::vector<std::int64_t> counts(shards.ranks());
-  for (int r = 0; r < shards.ranks(); ++r) counts[r] = shards.local_rows(r);
   Buffer full_device;
   if (sharded && !vs.host_memory()) full_device = vs.allocate(shards.total_rows());
   const LinearMap K_apply = [&](const double* v, double* out) {
     if (!sharded) return K.backend().kernel_matvec(K.state(), v, out);
     vs.to_host(M, v, local_host.data());
-    comm.allgather(local_host.data(), counts.data(), gathered.data());  // the ranks' rows in solver order
-    shards.to_natural(gathered.data(), full_host.data());
+    gather_natural(shards, local_host.data(), comm, gathered.data(), full_host.data());
     const double* v_all = full_host.data();
     if (full_device) {
       vs.from_host(shards.total_rows(), full_host.data(), full_device.get());

@@ -54,12 +54,6 @@ void ShardLayout::take_local(const double* full, double* local) const {
   if (energy) std::copy(full + n * dim + f, full + n * dim + f + c, local + c * dim);
 }
 
-void ShardLayout::put_local(const double* local, double* full) const {
-  const std::int64_t f = first[rank], c = count[rank];
-  std::copy(local, local + c * dim, full + f * dim);
-  if (energy) std::copy(local + c * dim, local + c * dim + c, full + n * dim + f);
-}
-
 ShardLayout exchange_shards(std::int64_t n, std::int64_t dim, bool energy, std::int64_t first, std::int64_t count,
                             const Communicator& comm) {
   ShardLayout s;
@@ -89,10 +83,17 @@ ShardLayout exchange_shards(std::int64_t n, std::int64_t dim, bool energy, std::
   return s;
 }
 
+void gather_natural(const ShardLayout& layout, const double* local, const Communicator& comm, double* solver_order,
+                    double* natural_full) {
+  std::vector<std::int64_t> counts(layout.ranks());
+  for (int r = 0; r < layout.ranks(); ++r) counts[r] = layout.local_rows(r);
+  comm.allgather(local, counts.data(), solver_order);
+  layout.to_natural(solver_order, natural_full);
+}
+
 std::vector<double> gather_natural(const ShardLayout& layout, const double* local, const Communicator& comm) {
-  std::vector<double> full(layout.total_rows(), 0.0);
-  layout.put_local(local, full.data());
-  if (layout.ranks() > 1) comm.allreduce_sum(full.data(), layout.total_rows());
+  std::vector<double> scratch(layout.total_rows()), full(layout.total_rows());
+  gather_natural(layout, local, comm, scratch.data(), full.data());
   return full;
 }
 

@@ -134,12 +134,11 @@ class _Progress:
 
 def solve_cg(op, y: np.ndarray, lam: float, tol: float, cg_plan: dict, seed: int, task: dict, checkpoint: Optional[str],
              checkpoint_interval: float, resume: Optional[str], verbose: bool, max_iterations: int = 0,
-             block_jacobi: bool = False, warm_start: Optional[np.ndarray] = None, comm=None, gather=None):
+             block_jacobi: bool = False, warm_start: Optional[np.ndarray] = None, comm=None):
     """Solve (K + lam I) x = y with preconditioned CG. Returns (x, info dict).
 
     ``comm`` (:class:`fastgdml.parallel.MpiCommunicator`): row-sharded over its ranks; ``op`` is this rank's
-    operator, ``y`` and the returned x its rows, ``gather(x)`` the vector of all ranks' rows in K's order (what
-    checkpoints hold; rank 0 writes them).
+    operator, ``y`` and the returned x hold all rows in K's order on every rank; rank 0 writes the checkpoints.
 
     ``warm_start``: a guess of x (e.g. the solution at a neighbouring sigma), rescaled by the factor that
     minimises the residual (one K v); used when it starts CG below |y|, ignored otherwise.
@@ -147,7 +146,7 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, cg_plan: dict, seed: int
     SIGINT or SIGTERM while CG runs (main thread) stops it at the next iteration, writes the checkpoint (when
     ``checkpoint`` is set) and raises :class:`CgInterrupted`.
     """
-    M = op.local_size
+    M = op.size
     inducing = cg_plan["inducing"]
     o = _core.IterativeOptions()
     o.lam, o.tol, o.inducing, o.max_inducing, o.seed = lam, tol, inducing, cg_plan["max_inducing"], seed
@@ -172,7 +171,7 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, cg_plan: dict, seed: int
               file=sys.stderr, flush=True)
     progress = _Progress(tol, verbose)
 
-    def save(x, iterations, columns):  # x: all rows in K's order (the core gathered them on every rank)
+    def save(x, iterations, columns):  # x: all rows in K's order (on every rank)
         if comm is None or comm.rank == 0:
             save_npz_atomic(checkpoint, {"x": x, "iterations": np.int64(iterations),
                                          "columns": np.asarray(columns, dtype=np.int64), **task})
@@ -191,7 +190,7 @@ def solve_cg(op, y: np.ndarray, lam: float, tol: float, cg_plan: dict, seed: int
                     caught.append(signal.SIGTERM)
             if caught and checkpoint is not None and info["converged"] and not info["stopped"]:
                 # the signal came as the last iteration converged
-                save(x if gather is None else gather(x), info["iterations"], info["columns"])
+                save(x, info["iterations"], info["columns"])
     finally:
         progress.close()
     if caught:

@@ -231,7 +231,7 @@ def _labels(task: TrainingTask):
 def _solve_cg(task: TrainingTask, options: SolverOptions, R: np.ndarray, y: np.ndarray, std: float, log,
               comm=None):
     """(kernel operator, solution, solver keys of the model) of the CG solve; row-sharded over comm's ranks (each
-    builds the operator of its training points' rows; the solution is gathered, so every rank returns all of it)."""
+    builds the operator of its training points' rows; the core gathers the solution, so every rank has all of it)."""
     dataset, perms, n, N = task.dataset, task.perms, task.n_train, task.dataset.n_atoms
     tol = options.tol
     budget = int(0.5 * available_bytes()) if options.max_memory is None else int(options.max_memory)
@@ -247,15 +247,10 @@ def _solve_cg(task: TrainingTask, options: SolverOptions, R: np.ndarray, y: np.n
                                    task.mask, tol)
     norm_y = float(np.linalg.norm(y))
     x_warm = None if options.warm_start is None or comm is not None else _warm_iterate(options.warm_start, task, std)
-    shard = (n, 3 * N, task.use_E_cstr, first, count)
-    gather = (lambda v: parallel.natural_rows(comm, v, *shard)) if comm is not None else None
-    solution, info = cg.solve_cg(op, y if comm is None else parallel.local_rows(y, *shard), task.lam, tol, plan,
-                                 options.seed, fingerprint, options.checkpoint, options.checkpoint_interval,
-                                 options.resume, options.verbose and (comm is None or comm.rank == 0),
-                                 options.max_iterations, options.block_jacobi, warm_start=x_warm, comm=comm,
-                                 gather=gather)
-    if comm is not None:
-        solution = gather(solution)
+    solution, info = cg.solve_cg(op, y, task.lam, tol, plan, options.seed, fingerprint, options.checkpoint,
+                                 options.checkpoint_interval, options.resume,
+                                 options.verbose and (comm is None or comm.rank == 0), options.max_iterations,
+                                 options.block_jacobi, warm_start=x_warm, comm=comm)
     solver_keys = {"solver_name": np.array("cg"), "solver_tol": np.float64(tol),
                    "solver_iters": np.int64(info["iterations"]),
                    "solver_resid": np.float64(info["relative_residual"] * norm_y),

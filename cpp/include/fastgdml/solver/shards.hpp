@@ -30,10 +30,8 @@ struct ShardLayout {
   // K's (natural) index of solver-order row g, and back.
   std::int64_t natural(std::int64_t g) const;
   std::int64_t solver_index(std::int64_t natural_index) const;
-  // Rank `rank`'s rows of a natural-order vector (host) into local order [force rows; energy rows], and back
-  // (adding into a zeroed full vector, for an allreduce).
+  // Rank `rank`'s rows of a natural-order vector (host) in local order [force rows; energy rows].
   void take_local(const double* natural_full, double* local) const;
-  void put_local(const double* local, double* natural_full) const;
   // A whole vector from the solver's order (every rank's rows, rank after rank) into K's order.
   void to_natural(const double* solver_order, double* natural_full) const;
 };
@@ -43,7 +41,10 @@ struct ShardLayout {
 ShardLayout exchange_shards(std::int64_t n, std::int64_t dim, bool energy, std::int64_t first, std::int64_t count,
                             const Communicator& comm);
 
-// The natural-order full vector (host, total_rows) from every rank's local rows (host): zero-padded allreduce.
+// The natural-order full vector (host, total_rows) from every rank's local rows (host): comm.allgather into
+// `solver_order` (total_rows, scratch), then reordered into `natural_full`. Collective.
+void gather_natural(const ShardLayout& layout, const double* local, const Communicator& comm, double* solver_order,
+                    double* natural_full);
 std::vector<double> gather_natural(const ShardLayout& layout, const double* local, const Communicator& comm);
 
 }  // namespace fastgdml::solver
