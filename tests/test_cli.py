@@ -105,6 +105,27 @@ def test_train_writes_model_report_and_plots(tmp_path, capsys):
     assert "test (50 unused frames)" in capsys.readouterr().out
 
 
+def test_train_searches_sigma_on_a_subset_and_scales_it(tmp_path, capsys):
+    from fastgdml.training.sigma_search import scaled_sigma
+    from test_permutations import rotor_dataset
+
+    ds_path = tmp_path / "rotor.npz"
+    rotor_dataset(count=120, seed=3).save(ds_path)
+    out = tmp_path / "m.npz"
+    assert main(["train", str(ds_path), "--n-train", "40", "--n-valid", "30", "--search-n-train", "20", "-o", str(out),
+                 "-q", "--no-plots"]) == 0
+    report = json.load(open(str(out)[:-4] + ".report.json"))
+    search = report["search"]
+    assert search["n_search"] == 20 and search["n_train"] == 40 and search["scaled"]
+    assert report["n_train"] == 40 and report["sigma"] == pytest.approx(float(np.load(out)["sig"]))
+    assert report["sigma"] == pytest.approx(scaled_sigma(search["best_on_search_set"], 20, 40), rel=1e-6)
+    text = capsys.readouterr().out
+    assert "on 20 of the 40 geometries" in text and "chosen for 40" in text
+    for bad in (["--search-n-train", "41"], ["--search-n-train", "20", "--sigma", "5"]):
+        assert main(["train", str(ds_path), "--n-train", "40", "-o", str(out), "-q", "--overwrite", *bad]) == 2
+        assert "--search-n-train" in capsys.readouterr().err
+
+
 def test_learning_curve_command(tmp_path, capsys):
     from test_permutations import rotor_dataset
 
@@ -193,3 +214,33 @@ def test_train_select_criterion_and_units(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["e_mae"] is None
     assert main(["info", str(ds_path)]) == 0
     assert "[kcal/mol/Å]" in capsys.readouterr().out
+
+
+def test_contributions_command_prints_additive_per_atom_energies(tmp_path, capsys):
+    import fastgdml
+    from test_permutations import rotor_dataset
+
+    data = rotor_dataset(count=60, seed=5)
+    ds_path, model_path, out = tmp_path / "rotor.npz", tmp_path / "m.npz", tmp_path / "c.json"
+    data.save(ds_path)
+    model = fastgdml.train(data, 30, 5.0, n_valid=0, validate=False, symmetries="none")
+    model.save(model_path)
+    frames = [int(i) for i in np.setdiff1d(np.arange(60), model.idxs_train)[:2]]
+    for reference, stated in (("nearest", "nearest"), ("lowest", "lowest energy"),
+                              (str(int(model.idxs_train[0])), f"frame {int(model.idxs_train[0])}")):
+        assert main(["contributions", str(model_path), str(ds_path), "--frames", *map(str, frames), "--reference",
+                     reference, "--json", str(out), "--overwrite"]) == 0
+        result = json.load(open(out))
+        assert [row["frame"] for row in result["frames"]] == frames and result["energy_unit"] == "kcal/mol"
+        assert all(stated in row["reference"] for row in result["frames"])
+        for row in result["frames"]:
+            E = model.predict(data.R[row["frame"]])[0][0]
+            assert row["energy"] == pytest.approx(E, rel=1e-10)
+            # additive: the contributions sum to E - E_ref, to within the stated quadrature error (<= 1e-6)
+            assert sum(row["contributions"]) == pytest.approx(row["energy"] - row["reference_energy"], abs=1e-6)
+            assert abs(row["quadrature_error"]) <= 1e-6 and len(row["contributions"]) == data.n_atoms
+        text = capsys.readouterr().out
+        assert "contribution (kcal/mol)" in text and "quadrature error" in text
+    for bad in (["--frames", "60"], ["--reference", "60"], ["--reference", "middle"]):
+        assert main(["contributions", str(model_path), str(ds_path), *bad]) == 2
+        assert "fastgdml: error:" in capsys.readouterr().err

@@ -75,3 +75,20 @@ def test_symmetry_search_runs_once_per_sigma_search(data, monkeypatch):
     monkeypatch.setattr(task_module, "find_permutations", lambda *a, **kw: calls.append(1) or real(*a, **kw))
     model, scan = search_sigma(data, 40, sigma0=5.0, n_valid=60, perms=None)  # perms=None as the CLI passes it
     assert scan.trainings >= 5 and len(calls) == 1 and len(model.perms) == 3
+
+
+def test_subset_search_trains_the_scaled_sigma_on_the_whole_training_set():
+    from fastgdml.training.sigma_search import scaled_sigma
+
+    data = rotor_dataset(count=150, seed=8)
+    model, scan = search_sigma(data, 100, sigma0=5.0, n_valid=40, symmetries="none")
+    assert scan.scaled and scan.n_search == 50 and len(model.idxs_train) == 100
+    assert model.sigma == scan.best == scaled_sigma(scan.search_best, 50, 100)
+    # the model is the plain training of that sigma on the task's indices, validated on the search's frames
+    ref = fastgdml.train(data, 100, scan.best, idxs_train=model.idxs_train, perms=model.perms, n_valid=0,
+                         validate=False)
+    assert np.allclose(model.predict(data.R[:5])[1], ref.predict(data.R[:5])[1], rtol=1e-9, atol=1e-12)
+    err = prediction_errors(ref, data, model.idxs_valid)
+    assert model.arrays["f_err"].item()["rmse"] == pytest.approx(err["f_rmse"], rel=1e-9)
+    assert scan.final_errors["f_rmse"] == pytest.approx(err["f_rmse"], rel=1e-9)
+    assert len(model.idxs_valid) == 40 and not set(model.idxs_valid) & set(model.idxs_train)

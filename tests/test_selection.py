@@ -90,14 +90,28 @@ class _FakeModel:
 
 
 class _FakeData:
-    def __init__(self, energies=True):
-        self.E = np.zeros(10) if energies else None
-        self.e_unit, self.r_unit = "kcal/mol", "Ang"
+    def __init__(self, energies=True, size=10):
+        self.E = np.linspace(0.0, 1.0, size) if energies else None
+        self.e_unit, self.r_unit, self.md5 = "kcal/mol", "Ang", "x"
+
+    def __len__(self):
+        return len(self.E) if self.E is not None else 10
 
 
-def synthetic_search(monkeypatch, select, energies=True):
+class _FakeTask:
+    """What search_sigma reads of TrainingTask.sample: the first n frames train, the next five validate."""
+
+    @classmethod
+    def sample(cls, dataset, n_train, **kw):
+        task = cls()
+        task.idxs_train, task.idxs_valid, task.perms = np.arange(n_train), np.arange(n_train, n_train + 5), None
+        return task
+
+
+def synthetic_search(monkeypatch, select, energies=True, n_train=5, sizes=None, **kw):
     """search_sigma with trainings replaced by a smooth error surface: force RMSE lowest at sigma 30, energy RMSE
-    lowest at sigma 8 (energies far more sensitive, as measured on ethanol and aspirin)."""
+    lowest at sigma 8 (energies far more sensitive, as measured on ethanol and aspirin). ``sizes``: a list that
+    receives the training-set size of every training."""
     def f_rmse(s):
         return 1.0 + 0.02 * math.log(s / 30.0) ** 2
 
@@ -105,12 +119,22 @@ def synthetic_search(monkeypatch, select, energies=True):
         return 0.3 * (1.0 + 0.3 * math.log(s / 8.0) ** 2) if energies else NAN
 
     trained = []
-    monkeypatch.setattr(sigma_search, "train", lambda ds, n, s, **kw: trained.append(s) or _FakeModel(s))
+    sizes = [] if sizes is None else sizes
+
+    def fake_train(ds, n, s, idxs_train=None, **kw):
+        assert idxs_train is not None and len(idxs_train) == n
+        sizes.append(n)
+        trained.append(s)
+        return _FakeModel(s)
+
+    monkeypatch.setattr(sigma_search, "train", fake_train)
+    monkeypatch.setattr(sigma_search, "TrainingTask", _FakeTask)
     monkeypatch.setattr(sigma_search, "prediction_errors",
                         lambda m, ds, idxs: {"f_rmse": f_rmse(m.sigma), "e_rmse": e_rmse(m.sigma),
                                              "f_mae": f_rmse(m.sigma), "e_mae": e_rmse(m.sigma)})
     monkeypatch.setattr(sigma_search, "with_validation", lambda m, *args: m)
-    model, scan = search_sigma(_FakeData(energies), 5, select=select, symmetries="none")
+    model, scan = search_sigma(_FakeData(energies, size=n_train + 5), n_train, select=select, symmetries="none",
+                               **kw)
     return model, scan, trained, f_rmse, e_rmse
 
 
@@ -137,3 +161,54 @@ def test_search_without_energies_uses_forces_and_says_so(monkeypatch, capsys):
     assert "no validation energies" in scan.table()
     with pytest.raises(ValueError, match="needs energies"):
         synthetic_search(monkeypatch, "energies", energies=False)
+
+
+def test_search_size_defaults_and_limits():
+    from fastgdml.training.sigma_search import search_size
+
+    # all below 100; a quarter within [50, 250] above
+    assert [search_size(n) for n in (1, 40, 99, 100, 200, 400, 1000, 5000)] == [1, 40, 99, 50, 50, 100, 250, 250]
+    assert search_size(200, 200) == 200 and search_size(200, 7) == 7
+    for bad in (0, 201):
+        with pytest.raises(ValueError, match="search_n_train"):
+            search_size(200, bad)
+
+
+def test_search_subset_is_spread_over_the_energies():
+    from fastgdml.training.sigma_search import search_subset
+
+    rng = np.random.default_rng(3)
+    data = _FakeData(size=300)
+    data.E = rng.standard_normal(300)
+    idxs = rng.choice(300, 120, replace=False)
+    sub = search_subset(data, idxs, 30)
+    assert len(sub) == len(set(sub)) == 30 and set(sub) <= set(idxs) and np.all(np.diff(sub) > 0)
+    E, Es = np.sort(data.E[idxs]), np.sort(data.E[sub])
+    assert Es[0] == E[0] and Es[-1] == E[-1]  # both ends of the energy range
+    # evenly spread: every quarter of the training energies holds a quarter of the subset (to one frame)
+    counts = np.histogram(Es, bins=np.quantile(E, [0, 0.25, 0.5, 0.75, 1.0]))[0]
+    assert np.all(np.abs(counts - 7.5) <= 1.5), counts
+    assert np.array_equal(search_subset(data, idxs, 120), idxs)
+
+
+def test_subset_search_scales_sigma_and_trains_once_at_full_size(monkeypatch):
+    from fastgdml.training.sigma_search import SIGMA_EXPONENT, scaled_sigma
+
+    sizes = []
+    model, scan, trained, f_rmse, _ = synthetic_search(monkeypatch, "forces", n_train=200, sizes=sizes)
+    # every training of the search on the default subset (50 of 200), then one at full size
+    assert sizes[:-1] == [50] * scan.trainings and sizes[-1] == 200 and len(sizes) == scan.trainings + 1
+    assert scan.scaled and scan.n_search == 50 and scan.n_train == 200
+    assert 30 / 1.15 <= scan.search_best <= 30 * 1.15  # the force optimum of the surface
+    assert scan.best == scaled_sigma(scan.search_best, 50, 200) == trained[-1] == model.sigma
+    assert scan.best == pytest.approx(scan.search_best * 0.25 ** SIGMA_EXPONENT, rel=1e-5)
+    assert scan.final_errors["f_rmse"] == f_rmse(scan.best)
+    text = scan.table()
+    assert "on 50 of the 200 training geometries" in text and f"= {scan.best:.4g}" in text
+    assert text.count("<- best") == 1
+
+
+def test_full_size_search_when_asked(monkeypatch):
+    sizes = []
+    _, scan, _, _, _ = synthetic_search(monkeypatch, "forces", n_train=200, sizes=sizes, search_n_train=200)
+    assert set(sizes) == {200} and not scan.scaled and scan.best == scan.search_best

@@ -438,7 +438,8 @@ void bind_training(py::module_& m) {
         },
         py::arg("n"), py::arg("n_atoms"), py::arg("G"), py::arg("use_energy"), py::arg("requested"),
         py::arg("closed_form_budget"), py::arg("resuming") = false,
-        "'cholesky' or 'cg' for a training of this shape (solver/memory_plan.hpp); ValueError when an explicit "
+        "'cholesky' or 'cg' for a training of this shape (solver/memory_plan.hpp: auto takes the closed form when it fits "
+        "the budget and is estimated cheaper than CG); ValueError when an explicit "
         "'cholesky' does not fit closed_form_budget bytes or is asked to resume.");
   m.def("plan_iterative", &plan_iterative, py::arg("n"), py::arg("n_atoms"), py::arg("G"), py::arg("use_energy"),
         py::arg("budget"), py::arg("inducing") = 0, py::arg("block_jacobi") = false,

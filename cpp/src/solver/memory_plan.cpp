@@ -45,11 +45,28 @@ IterativePlan plan_iterative(const TrainingShape& s, std::int64_t budget, std::i
   return plan;
 }
 
+namespace {
+double descriptor_length(const TrainingShape& s) { return 0.5 * s.n_atoms * (s.n_atoms - 1.0); }
+}  // namespace
+
+double closed_form_flops(const TrainingShape& s) {
+  const double M = static_cast<double>(unknowns(s)), n = static_cast<double>(s.n), b = 3.0 * s.n_atoms;
+  return M * M * M / 3.0 + n * n * s.G * 12.0 * descriptor_length(s) * b;
+}
+
+double iterative_flops(const TrainingShape& s) {
+  const double M = static_cast<double>(unknowns(s)), n = static_cast<double>(s.n);
+  const double k = std::min(M, std::max(1700.0, 0.04 * M));  // plan_iterative's default
+  return 4.0 * M * k * k + 200.0 * (6.0 * n * n * s.G * descriptor_length(s) + 16.0 * M * k);
+}
+
 SolverKind choose_solver(const TrainingShape& s, SolverKind requested, std::int64_t closed_form_budget,
                          bool resuming) {
   const std::int64_t need = closed_form_bytes(s), M = unknowns(s);
   if (requested == SolverKind::kAuto)
-    return need <= closed_form_budget && !resuming ? SolverKind::kClosedForm : SolverKind::kIterative;
+    return need <= closed_form_budget && !resuming && closed_form_flops(s) <= iterative_flops(s)
+               ? SolverKind::kClosedForm
+               : SolverKind::kIterative;
   if (requested == SolverKind::kClosedForm) {
     if (resuming) throw std::invalid_argument("resume continues an iterative (CG) solve; use solver='cg' or 'auto'");
     if (need > closed_form_budget) {

@@ -31,6 +31,71 @@ def check_outputs(args, suffixes, what: str, derived, inputs) -> None:
         check_output(path, inputs=inputs, overwrite=args.overwrite, what=f"files written next to {args.output}")
 
 
+def cmd_contributions(args) -> int:
+    """``fastgdml contributions``: per-atom energy contributions of dataset frames from a stated reference."""
+    from ..data.dataset import Dataset
+    from ..data.elements import element_symbol
+    from ..evaluation.contributions import energy_contributions
+    from ..io.npz import atomic_path
+    from ..io.outputs import check_output
+    from ..model import Model
+
+    if args.json:
+        check_output(args.json, inputs=[args.model, args.dataset], suffixes=(".json",), overwrite=args.overwrite,
+                     what="contributions JSON")
+    model, dataset = Model.load(args.model), Dataset.load(args.dataset)
+    if dataset.n_atoms != model.n_atoms or not np.array_equal(dataset.z, model.z):
+        raise CliError(f"{args.dataset} holds a different molecule than {args.model} (atomic numbers differ)")
+    frames = np.asarray(args.frames, dtype=np.int64)
+    if frames.max() >= len(dataset):
+        raise CliError(f"--frames {int(frames.max())} is out of range: {args.dataset} has {len(dataset)} frames")
+    if args.reference == "nearest":
+        reference, stated = dataset, "the nearest frame in descriptor space"
+    elif args.reference == "lowest":
+        if dataset.E is None:
+            raise CliError(f"--reference lowest needs energies, and {args.dataset} has no 'E'; give a frame index")
+        i = int(np.argmin(dataset.E))
+        reference, stated = dataset.R[i], f"frame {i} (lowest energy of the dataset)"
+    else:
+        try:
+            i = int(args.reference)
+        except ValueError:
+            raise CliError(f"--reference must be nearest, lowest or a frame index, got {args.reference!r}") from None
+        if not 0 <= i < len(dataset):
+            raise CliError(f"--reference {i} is out of range: {args.dataset} has {len(dataset)} frames")
+        reference, stated = dataset.R[i], f"frame {i}"
+    try:
+        result = energy_contributions(model, dataset.R[frames], reference, align=args.align and model.lattice is None)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    e_unit = unit_labels(model.e_unit or dataset.e_unit, model.r_unit or dataset.r_unit)[0]
+    symbols = [element_symbol(int(z)) for z in model.z]
+    rows = []
+    for k, frame in enumerate(frames):
+        ref_text = stated if result.reference_index[k] < 0 else (
+            f"frame {int(result.reference_index[k])} (nearest; permutation {int(result.reference_permutation[k])})")
+        c = result.contributions[k]
+        print(f"frame {int(frame)}: E - E_ref = {result.energy[k] - result.reference_energy[k]:.6g} {e_unit} "
+              f"(E = {result.energy[k]:.8g}, E_ref = {result.reference_energy[k]:.8g} {e_unit}; reference {ref_text}"
+              f"{', aligned' if args.align and model.lattice is None else ''}); sum of contributions "
+              f"{c.sum():.6g} {e_unit}, quadrature error {result.quadrature_error[k]:.2g} {e_unit} "
+              f"({int(result.nodes[k])} nodes)")
+        print(f"  atom  element   contribution ({e_unit})")
+        for a in np.argsort(-np.abs(c)):
+            print(f"  {a:4d}  {symbols[a]:>7}   {c[a]:+.6g}")
+        rows.append({"frame": int(frame), "reference": ref_text, "energy": float(result.energy[k]),
+                     "reference_energy": float(result.reference_energy[k]),
+                     "quadrature_error": float(result.quadrature_error[k]), "nodes": int(result.nodes[k]),
+                     "contributions": [float(x) for x in c]})
+    if args.json:
+        with atomic_path(args.json) as tmp:
+            with open(tmp, "w") as f:
+                json.dump({"model": args.model, "dataset": args.dataset, "energy_unit": e_unit, "elements": symbols,
+                           "aligned": bool(args.align and model.lattice is None), "frames": rows}, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def cmd_test(args) -> int:
     """``fastgdml test``: errors of a model on the frames of a dataset it has not seen."""
     from ..data.dataset import Dataset

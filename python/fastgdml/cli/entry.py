@@ -81,12 +81,13 @@ def _dispatch(args) -> int:
     from ..io.npz import NpzError
     from ..io.outputs import OutputError, WriteError
     from ..model import ModelError
-    from .commands import CliError, cmd_config, cmd_convert, cmd_info, cmd_ipi, cmd_test
+    from .commands import CliError, cmd_config, cmd_contributions, cmd_convert, cmd_info, cmd_ipi, cmd_test
     from .training_commands import cmd_learning_curve, cmd_prune, cmd_train
 
     try:
         commands = {"train": cmd_train, "test": cmd_test, "info": cmd_info, "convert": cmd_convert,
-                    "learning-curve": cmd_learning_curve, "prune": cmd_prune, "ipi": cmd_ipi, "config": cmd_config}
+                    "learning-curve": cmd_learning_curve, "prune": cmd_prune, "ipi": cmd_ipi, "config": cmd_config,
+                    "contributions": cmd_contributions}
         return commands[args.command](args)
     except BrokenPipeError:
         raise  # main's business

@@ -76,8 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--n-train", type=_positive_int, required=True, help="number of training geometries")
     t.add_argument("--sigma", type=_positive_float, default=None,
                    help="kernel length scale in descriptor space (default: searched on the validation set, "
-                        "starting at 20: bracketing + golden section in log sigma, about 10 trainings; without "
-                        "validation geometries (--n-valid 0) 20 is used)")
+                        "starting at 20: bracketing + golden section in log sigma, about 10 trainings on a subset "
+                        "(--search-n-train), then one on all; without validation geometries (--n-valid 0) 20 is "
+                        "used)")
+    t.add_argument("--search-n-train", type=_positive_int, default=None, metavar="N",
+                   help="training geometries of each training of the sigma search: an energy-stratified subset; "
+                        "its best sigma is scaled to --n-train by (N / n_train)^0.4 and trained once on all "
+                        "(default: a quarter of --n-train within 50..250, all below 100; --search-n-train equal to "
+                        "--n-train searches at full size)")
     t.add_argument("--lam", type=_nonnegative_float, default=1e-10, help="ridge regulariser lambda (default: 1e-10)")
     t.add_argument("--lams", type=_nonnegative_float, nargs="+", default=None, metavar="LAM",
                    help="with the sigma search: also train the chosen sigma with each of these lambdas (and --lam) "
@@ -112,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     t.add_argument("--solver", choices=("auto", "cholesky", "cg"), default="auto",
                    help="closed-form Cholesky, preconditioned CG, or auto: Cholesky when the dense kernel matrix "
-                        "fits --max-memory (default: auto)")
+                        "fits --max-memory and is estimated cheaper than CG (small problems), else CG (default: auto)")
     t.add_argument("--tol", type=_float_in(0.0, 1.0), default=1e-4, help="CG tolerance on |r|/|y| (default: 1e-4)")
     t.add_argument("--max-memory", type=_positive_float, default=None, metavar="GB",
                    help="memory budget of the solver in GB (default: 90%% of available memory for Cholesky, "
@@ -125,8 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-interval", type=_nonnegative_float, default=300.0, metavar="SECONDS",
                    help="seconds between CG checkpoints (default: 300)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted CG run from its checkpoint")
-    t.add_argument("--block-jacobi", action="store_true",
-                   help="CG: add a block-Jacobi correction to the Nyström preconditioner (off by default)")
+    t.add_argument("--block-jacobi", action=argparse.BooleanOptionalAction, default=True,
+                   help="CG: add a block-Jacobi correction (K's diagonal 3N x 3N blocks) to the Nyström "
+                        "preconditioner: far fewer iterations at small sigma, a few more at large sigma (default: "
+                        "on; --no-block-jacobi turns it off)")
 
     _add_backend(t, "the kernel products of training and the validation predictions")
 
@@ -141,6 +149,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON line with e_mae, e_rmse, f_mae, f_rmse")
 
     _add_backend(s, "the predictions")
+
+    ec = sub.add_parser("contributions", help="per-atom energy contributions of geometries (they add up to E - E_ref)",
+                        description="Additive per-atom energy contributions: the work done on each atom along the "
+                                    "straight path from a reference geometry (integrated forces, "
+                                    "fastgdml.energy_contributions); each geometry's contributions sum to E - E_ref "
+                                    "to within the printed quadrature error.")
+    ec.add_argument("model", help="model .npz (fastgdml or sgdml)")
+    ec.add_argument("dataset", help="sGDML dataset .npz holding the geometries (and the reference frames)")
+    ec.add_argument("--frames", type=_count, nargs="+", default=[0], metavar="I",
+                    help="indices of the dataset frames to decompose (default: 0)")
+    ec.add_argument("--reference", default="nearest", metavar="nearest|lowest|I",
+                    help="reference geometry: nearest = each geometry's closest frame in descriptor space (among the "
+                         "model's training frames when DATASET is its training set), lowest = the dataset frame of "
+                         "lowest energy, or a frame index (default: nearest)")
+    ec.add_argument("--no-align", dest="align", action="store_false",
+                    help="do not superimpose the reference rigidly on each geometry first (molecules are aligned by "
+                         "default; periodic models never)")
+    ec.add_argument("--json", metavar="FILE", help="also write every number to this JSON file")
+    ec.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
 
     i = sub.add_parser("info", help="describe a dataset or model file, or (without FILE) this installation",
                        description="Summary of a dataset or model file; without FILE: version, compute backends, "

@@ -54,12 +54,17 @@ def cmd_train(args) -> int:
             raise CliError("--resume continues one training; give its --sigma")
         from ..training.sigma_search import search_sigma
 
+        if args.search_n_train is not None and args.search_n_train > args.n_train:
+            raise CliError(f"--search-n-train {args.search_n_train} is larger than --n-train {args.n_train}")
         model, scan = search_sigma(dataset, args.n_train, seed=args.seed, n_valid=args.n_valid, lams=args.lams,
-                                   select=args.select, **kw)
+                                   select=args.select, search_n_train=args.search_n_train, **kw)
         if lead:
-            print(f"sigma search: {scan.trainings} trainings, best sigma {scan.best:g} (selected on {scan.select})\n"
-                  f"{scan.table()}")
+            where = (f" on {scan.n_search} of the {scan.n_train} geometries, best sigma {scan.search_best:g} "
+                     f"scaled to {scan.best:g}" if scan.scaled else f", best sigma {scan.best:g}")
+            print(f"sigma search: {scan.trainings} trainings{where} (selected on {scan.select})\n{scan.table()}")
     else:
+        if args.search_n_train is not None:
+            raise CliError("--search-n-train sets the sigma search: leave out --sigma and keep --n-valid > 0")
         if args.lams:
             raise CliError("--lams is searched together with sigma: leave out --sigma and keep --n-valid > 0")
         if args.select != "combined":

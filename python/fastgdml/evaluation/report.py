@@ -57,6 +57,9 @@ def write_report(model_path: str, model, test: Optional[dict], scan=None, search
         data["sigma_scan"] = [{"sigma": s, **{k: float(v) for k, v in e.items() if k != "samples"}}
                               for s, e in sorted(zip(scan.sigmas, scan.errors))]
         data["sigma_at_limit"] = bool(scan.at_limit)
+        data["search"] = {"n_search": int(scan.n_search), "n_train": int(scan.n_train),
+                          "best_on_search_set": float(scan.search_best), "scaled": bool(scan.scaled),
+                          "trainings": int(scan.trainings)}
         data["selection"] = {"criterion": scan.select, "note": scan.select_note,
                              "lowest_f_rmse_sigma": scan.lowest("f_rmse"), "lowest_e_rmse_sigma": scan.lowest("e_rmse")}
         if scan.lambdas:
@@ -132,14 +135,20 @@ def _plots(paths, model, test, scan, e_unit, r_unit) -> dict:
         ax.tick_params(axis="x", which="minor", labelsize=7)
         ax.set_xlabel("kernel length scale σ (descriptor units)")
         ax.set_ylabel(f"validation force RMSE ({f_unit})")
-        ax.axvline(scan.best, color="gray", ls="--", label=f"chosen σ = {scan.best:.3g} ({scan.select})")
+        if scan.scaled:
+            ax.axvline(scan.search_best, color="gray", ls=":",
+                       label=f"best σ on {scan.n_search} = {scan.search_best:.3g} ({scan.select})")
+        ax.axvline(scan.best, color="gray", ls="--", label=f"chosen σ = {scan.best:.3g}"
+                   + (f" for {scan.n_train}" if scan.scaled else f" ({scan.select})"))
         handles = ax.get_lines()
         if not np.isnan(e[0]["e_rmse"]):
             ax2 = ax.twinx()
             handles += ax2.plot(s, [x["e_rmse"] for x in e], "s:", color="C1", label="energies (right axis)")
             ax2.set_ylabel(f"validation energy RMSE ({e_unit})", color="C1")
         ax.legend(handles=handles, loc="upper center")
-        ax.set_title("σ search on the validation set" + (f"\n{scan.select_note}" if scan.select_note else ""),
+        ax.set_title("σ search on the validation set"
+                     + (f", trained on {scan.n_search} of the {scan.n_train} geometries" if scan.scaled else "")
+                     + (f"\n{scan.select_note}" if scan.select_note else ""),
                      fontsize=10)
         fig.tight_layout()
         _save(fig, paths["sigma_scan"])

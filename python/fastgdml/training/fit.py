@@ -7,8 +7,8 @@
     R_d_desc_alpha[j] = J_j alphas_F[j]
     c = mean E (use_E_cstr) or mean(E_train - E_pred(c=0)) (GDML) or 0 (no energies)
 
-The dense K needs (n 3N [+ n])^2 doubles; ``solver="auto"`` uses it when it fits the memory budget and CG
-otherwise.
+The dense K needs (n 3N [+ n])^2 doubles; ``solver="auto"`` uses it when it fits the memory budget and is
+estimated cheaper than CG, and CG otherwise.
 
 :func:`train_task` solves a :class:`~fastgdml.training.task.TrainingTask` with
 :class:`~fastgdml.training.task.SolverOptions`; :func:`train` is the keyword entry that builds both.
@@ -41,7 +41,7 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
           idxs_train=None, mask=None, max_memory: Optional[int] = None, validate: bool = True,
           verbose: bool = False, solver: str = "auto", tol: float = 1e-4, inducing: Optional[int] = None,
           checkpoint: Optional[str] = None, checkpoint_interval: float = 300.0, resume: Optional[str] = None,
-          max_iterations: int = 0, block_jacobi: bool = False, symmetries: str = "auto",
+          max_iterations: int = 0, block_jacobi: bool = True, symmetries: str = "auto",
           max_perms: int = DEFAULT_MAX_PERMS, valid_dataset: Optional[Dataset] = None,
           warm_start: Optional[Model] = None, backend: str = "cpu", comm="auto") -> Model:
     """Train a model on ``dataset`` (closed-form Cholesky or iterative CG solve).
@@ -95,8 +95,10 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
         Report each stage (assembly, factorisation, validation) with its size and time on stderr, and CG
         progress (iteration, residual, rate, ETA).
     solver : {"auto", "cholesky", "cg"}
-        Closed-form Cholesky solve, preconditioned conjugate gradient, or Cholesky when the dense matrix fits
-        ``max_memory`` and CG otherwise.
+        Closed-form Cholesky solve, preconditioned conjugate gradient, or (auto) Cholesky when the dense matrix
+        fits ``max_memory`` and its estimated cost is below CG's (the core's ``choose_solver``: for aspirin,
+        21 atoms, up to n_train 125; measured 3.0 s Cholesky vs 2.6 s CG at n_train 100, 20 s vs 11 s at 200),
+        CG otherwise.
     tol : float
         CG stopping tolerance on |r| / |y| (normalised labels).
     inducing : int, optional
@@ -111,9 +113,12 @@ def train(dataset: Dataset, n_train: int, sigma: float = 20.0, lam: float = 1e-1
     max_iterations : int
         CG iteration limit (0: automatic).
     block_jacobi : bool
-        CG: add the diagonal 3N x 3N blocks of what the Nyström part misses to the preconditioner. It lowers the
-        condition number on flat spectra, but in measurements CG converged in fewer iterations without it
-        (Ac-Ala3-NHMe, n_train = 300: 902 vs 1795 iterations), hence off by default.
+        CG: add the diagonal 3N x 3N blocks of what the Nyström part misses to the preconditioner (default on).
+        It pays where the optimal sigma lies for large training sets, small sigma, and costs some iterations at
+        large sigma, where CG converges fast anyway (bench/README.md, "Block-Jacobi"). Measured iterations to tol
+        1e-3 without / with it: aspirin n_train 250, sigma 10 / 20 / 40: 991 (and a restart) / 475 / 129 against
+        323 / 268 / 133; Ac-Ala3-NHMe n_train 300, sigma 20 / 60: 1500 unconverged / 551 against 943 / 938;
+        aspirin n_train 1000, sigma 14, tol 1e-4: stalled at residual 0.83 without, 1428 iterations with it.
     warm_start : Model, optional
         CG: start from this model's coefficients (rescaled by the least-squares factor), e.g. a model of the
         same training set at a neighbouring sigma or lambda; it must have the same training indices,
