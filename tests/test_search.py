@@ -92,3 +92,14 @@ def test_subset_search_trains_the_scaled_sigma_on_the_whole_training_set():
     assert model.arrays["f_err"].item()["rmse"] == pytest.approx(err["f_rmse"], rel=1e-9)
     assert scan.final_errors["f_rmse"] == pytest.approx(err["f_rmse"], rel=1e-9)
     assert len(model.idxs_valid) == 40 and not set(model.idxs_valid) & set(model.idxs_train)
+
+
+def test_default_start_is_a_multiple_of_the_median_descriptor_distance(data):
+    from fastgdml import _core
+    from fastgdml.training.sigma_search import START_FACTOR, start_sigma
+
+    model, scan = search_sigma(data, 40, n_valid=60, symmetries="none")
+    X = _core.descriptors(np.ascontiguousarray(data.R[model.idxs_train]))[0]
+    d = [np.linalg.norm(X[i] - X[j]) for i in range(len(X)) for j in range(i)]
+    assert scan.sigmas[0] == start_sigma(data, model.idxs_train) == pytest.approx(START_FACTOR * np.median(d),
+                                                                                  rel=2e-3)

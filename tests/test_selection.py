@@ -133,6 +133,7 @@ def synthetic_search(monkeypatch, select, energies=True, n_train=5, sizes=None, 
                         lambda m, ds, idxs: {"f_rmse": f_rmse(m.sigma), "e_rmse": e_rmse(m.sigma),
                                              "f_mae": f_rmse(m.sigma), "e_mae": e_rmse(m.sigma)})
     monkeypatch.setattr(sigma_search, "with_validation", lambda m, *args: m)
+    kw.setdefault("sigma0", 20.0)
     model, scan = search_sigma(_FakeData(energies, size=n_train + 5), n_train, select=select, symmetries="none",
                                **kw)
     return model, scan, trained, f_rmse, e_rmse

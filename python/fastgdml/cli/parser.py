@@ -76,12 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--n-train", type=_positive_int, required=True, help="number of training geometries")
     t.add_argument("--sigma", type=_positive_float, default=None,
                    help="kernel length scale in descriptor space (default: searched on the validation set, "
-                        "starting at 20: bracketing + golden section in log sigma, about 10 trainings on a subset "
+                        "starting at 50 x the median descriptor distance: bracketing + golden section in log sigma, "
+                        "about 10 trainings on a subset "
                         "(--search-n-train), then one on all; without validation geometries (--n-valid 0) 20 is "
                         "used)")
     t.add_argument("--search-n-train", type=_positive_int, default=None, metavar="N",
                    help="training geometries of each training of the sigma search: an energy-stratified subset; "
-                        "its best sigma is scaled to --n-train by (N / n_train)^0.4 and trained once on all "
+                        "its best sigma is scaled to --n-train by (N / n_train)^0.25 and trained once on all "
                         "(default: a quarter of --n-train within 50..250, all below 100; --search-n-train equal to "
                         "--n-train searches at full size)")
     t.add_argument("--lam", type=_nonnegative_float, default=1e-10, help="ridge regulariser lambda (default: 1e-10)")

@@ -10,12 +10,15 @@ A best sigma on the limit of the allowed range [lo, hi] is reported with a warni
 
 **Search on a subset, then scale** (``search_n_train``). The trainings of the search use an energy-stratified
 subset of the training set (by default a quarter of it, at least 50 and at most 250 geometries; the whole set
-below 100), and the best sigma found there is scaled to the full set by ``(n_search / n_train) ** 0.4``
+below 100), and the best sigma found there is scaled to the full set by ``(n_search / n_train) ** 0.25``
 (``SIGMA_EXPONENT``): the optimal length scale shrinks as data fill the descriptor space. One training at the full
-size follows, validated on the same frames. On aspirin the force-optimal sigma went 80 / 40 / 40 / 17 at n_train
-50 / 100 / 200 / 1000 and on ethanol 20 / 13 / 11 at 100 / 200 / 400 (exponents 0.3-0.6), and validation errors
-change by 1-3% across a factor of 2 in sigma near the optimum, so the scaled value loses little while the search
-costs about (n_search / n_train)^2 of a search at full size. ``search_n_train=n_train`` searches at full size.
+size follows, validated on the same frames. Measured on aspirin with the combined criterion: the best sigma went
+37.6 -> 31.9 from n_train 50 to 200 (exponent 0.12) and 24.5 -> 17.0 from 250 to 1000 (0.26; forces alone gave 17.0
+at 1000); on ethanol the force optimum went 20 / 13 / 11 at 100 / 200 / 400 (0.62, 0.24). An exponent of 0.4 put
+aspirin n_train 200 at sigma 21.4 (test F RMSE 1.704 against 1.678 at the full-size search's 31.9) and n_train 1000
+at 14.1, where CG needs 1428 iterations. Validation errors change by 1-3% across a factor of 2 in sigma near the
+optimum, so the scaled value loses little, while the search costs about (n_search / n_train)^2 of a search at full
+size. ``search_n_train=n_train`` searches at full size.
 
 With the iterative solver the search trains to a looser CG tolerance (``search_tol``, 1e-3) and solves once more
 at the requested one for the chosen sigma, starting from the search's solution. Measured on aspirin
@@ -66,8 +69,13 @@ _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 SUBSET_MIN, SUBSET_MAX, SUBSET_FRACTION = 50, 250, 0.25
 """The default search subset: ``SUBSET_FRACTION`` of n_train within [SUBSET_MIN, SUBSET_MAX]; below
 2 * SUBSET_MIN training geometries the search uses them all (module docstring)."""
-SIGMA_EXPONENT = 0.4
+SIGMA_EXPONENT = 0.25
 """sigma(n_train) = sigma(n_search) * (n_search / n_train) ** SIGMA_EXPONENT (module docstring)."""
+START_FACTOR = 50.0
+"""The default start of the search: START_FACTOR x the median descriptor distance between the search's training
+geometries. The optimum sat at 40-80 times that distance on ethanol, aspirin, Ac-Ala3-NHMe and DHA (median
+distances 0.28, 0.48, 1.19, 1.77; optimal sigma 10-13, 30-40, 40-60, 136), and Ac-Ala10-NHMe's distance is 1.59:
+a fixed start of 20 cost DHA five bracketing trainings (20, 40, 80, 160, 320)."""
 
 SELECT_CRITERIA = ("combined", "forces", "energies")
 
@@ -158,6 +166,21 @@ def search_subset(dataset: Dataset, idxs_train: np.ndarray, size: int) -> np.nda
     # floor(i * step + 1/2) with step >= 1 is strictly increasing: distinct picks
     picks = np.floor(np.arange(size) * ((len(order) - 1) / max(size - 1, 1)) + 0.5).astype(np.int64)
     return np.sort(order[picks])
+
+
+def start_sigma(dataset: Dataset, idxs: np.ndarray, mask=None) -> float:
+    """The default first sigma of a search on the frames ``idxs``: ``START_FACTOR`` x their median pairwise
+    descriptor distance (3 significant digits; 20 when all frames coincide in descriptor space)."""
+    from .. import _core
+
+    R = np.ascontiguousarray(dataset.R[np.asarray(idxs)[:250]])
+    X = _core.descriptors(R, mask=None if mask is None else np.asarray(mask, dtype=np.int64),
+                          lattice=dataset.lattice)[0]
+    sq = (X ** 2).sum(axis=1)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * X @ X.T
+    upper = np.sqrt(np.maximum(d2[np.triu_indices(len(X), 1)], 0.0))
+    median = float(np.median(upper)) if upper.size else 0.0
+    return float(f"{START_FACTOR * median:.3g}") if median > 0 else 20.0
 
 
 def remaining_trainings(width: float, rtol: float) -> int:
@@ -251,7 +274,8 @@ def _search_lambda(model, err, lams, scan, dataset, valid_ds, task, n_train, see
     return best[1], best[2]
 
 
-def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: float = 2.0, rtol: float = 1.15,
+def search_sigma(dataset: Dataset, n_train: int, sigma0: Optional[float] = None, step: float = 2.0,
+                 rtol: float = 1.15,
                  lo: float = 0.5, hi: float = 5000.0, n_valid: Optional[int] = None, seed: int = 0,
                  verbose: bool = False, warm_start: bool = True, search_tol: float = 1e-3,
                  lams: Optional[Sequence[float]] = None, select: str = "combined",
@@ -268,8 +292,9 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
         sigma there is scaled to ``n_train`` (:func:`scaled_sigma`) and one training at full size follows (module
         docstring). Default (None): :func:`search_size` (a quarter, within 50-250; all below 100 geometries).
         ``n_train`` searches at full size.
-    sigma0 : float
-        Start of the search (default 20).
+    sigma0 : float, optional
+        Start of the search (default: :func:`start_sigma`, 50 x the median descriptor distance between the
+        search's training geometries, within [lo, hi]).
     step : float
         Factor between the first sigmas tried while bracketing (default 2).
     rtol : float
@@ -308,7 +333,7 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
         hold its validation set and errors.
     scan : SigmaScan
     """
-    if not (0 < lo <= sigma0 <= hi) or step <= 1 or rtol <= 1:
+    if not (0 < lo <= (hi if sigma0 is None else sigma0) <= hi) or step <= 1 or rtol <= 1:
         raise ValueError(f"need 0 < lo <= sigma0 <= hi, step > 1, rtol > 1; got lo={lo}, sigma0={sigma0}, hi={hi}, "
                          f"step={step}, rtol={rtol}")
     for key in ("idxs_train", "validate", "n_valid", "warm_start"):
@@ -326,12 +351,14 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: float = 20.0, step: flo
     scan_tol = max(tol, float(search_tol))
     # The task of every training: sampled once, as train() would for the first one.
     sample_keys = ("lam", "use_E", "use_E_cstr", "perms", "mask", "symmetries", "max_perms", "valid_dataset")
-    task = TrainingTask.sample(dataset, n_train, sigma=sigma0, seed=seed, n_valid=n_valid, verbose=verbose,
+    task = TrainingTask.sample(dataset, n_train, sigma=20.0 if sigma0 is None else sigma0, seed=seed, n_valid=n_valid, verbose=verbose,
                                **{k: train_kw[k] for k in sample_keys if k in train_kw})
     if task.idxs_valid.size == 0:
         raise ValueError("search_sigma needs validation geometries (n_valid > 0 and a dataset larger than n_train)")
     idxs_valid = task.idxs_valid
     subset = search_subset(dataset, task.idxs_train, n_search)
+    if sigma0 is None:
+        sigma0 = min(max(start_sigma(dataset, subset, train_kw.get("mask")), lo), hi)
     # train() arguments of every training: the task's permutations (perms=None, the CLI's default, would search
     # the symmetries again) and no valid_dataset (the validation set is fixed and scored here)
     kw = {k: v for k, v in train_kw.items() if k != "valid_dataset"}
