@@ -1,11 +1,11 @@
 """Kernel length-scale (sigma) search on the validation set (issue: dataset to validated model).
 
 The reference package trains on a fixed sigma grid, scanning upward with an early stop (FORMATS.md §7). Here
-the validation force RMSE is minimised over log(sigma) by bracketing (steps of a factor ``step`` from the
+the selection score (below) is minimised over log(sigma) by bracketing (steps of a factor ``step`` from the
 start value, upward first because small sigmas make the iterative solver slow, until the best sigma has a worse
-neighbour on both sides) and then golden-section search to a
-relative width of ``rtol``: about 9-11 trainings instead of a grid's 20-30. Training indices, validation
-indices and permutations are fixed after the first training, so every sigma is scored on the same task.
+neighbour on both sides) and then golden-section search to a relative width of ``rtol``: about 9-11 trainings
+instead of a grid's 20-30. Training indices, validation indices and permutations are sampled once, before the
+first training, so every sigma is scored on the same task.
 A best sigma on the limit of the allowed range [lo, hi] is reported with a warning, never returned silently.
 
 **Search on a subset, then scale** (``search_n_train``). The trainings of the search use an energy-stratified
@@ -231,7 +231,7 @@ class SigmaScan:
             return (f"  {x:{fmt}}   {e['f_rmse']:{wf}.4g}   {e['e_rmse']:{we}.4g}"
                     + (f"   <- best ({self.select})" if chosen else ""))
 
-        subset = 0 < self.n_search < self.n_train
+        subset = self.scaled
         lines = ([f"  on {self.n_search} of the {self.n_train} training geometries:"] if subset else [])
         lines += [f"    sigma   {head}"] + [row(s, e, "7.3g", s == self.search_best)
                                            for s, e in sorted(zip(self.sigmas, self.errors))]
