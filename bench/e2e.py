@@ -67,7 +67,8 @@ def run_ours(dataset: str, n_train: int, n_valid: int, n_test: int, work: str, t
     with open(os.path.join(out, "model.report.json")) as f:
         report = json.load(f)
     test = report["test"]
-    return {"command": "fastgdml " + " ".join(cmd[3:]), "wall_s": seconds, "sigma": report["sigma"], "n_perms": report["n_perms"],
+    return {"command": "fastgdml " + " ".join(cmd[3:]), "wall_s": seconds, "sigma": report["sigma"],
+            "n_perms": report["n_perms"],
             "solver": report["solver"], "sigma_scan_trainings": len(report.get("sigma_scan", [])),
             "search": report.get("search"), "test": {k: test[k] for k in ("n", "f_mae", "f_rmse", "e_mae", "e_rmse")},
             "validation": report["validation"], "log": os.path.join(out, "log.txt")}

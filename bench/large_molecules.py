@@ -10,7 +10,8 @@ For each dataset and training size, in a process of its own (so that its peak me
   * the time of one prediction of one geometry (an MD step), median of 50, with ``Model.predict`` and, when the
     ``sgdml`` package is installed, with its ``GDMLPredict`` on the same model file (the reference), same process.
 
-    python bench/large_molecules.py --datasets ala10_xtb stachyose_xtb --sizes 50 100 200 --json bench/results/large.json
+    python bench/large_molecules.py --datasets ala10_xtb stachyose_xtb --sizes 50 100 200 \
+        --json bench/results/large.json
 
 Needs ../shared/data (or FASTGDML_BENCH_DATA).
 """
@@ -113,14 +114,14 @@ def main() -> int:
             rows.append(row)
             t = row["test"]
             ref = row["sgdml_predict_one_s"]
+            iterations = f" {row['cg_iterations']} iterations" if row["solver"] == "cg" else ""
+            versus = f" (sgdml {ref * 1e3:.2f} ms, {ref / row['predict_one_s']:.1f}x)" if ref else ""
             print(f"{name} ({row['n_atoms']} atoms, D {row['D']}, G {row['n_perms']}) n_train {n}: sigma "
                   f"{row['sigma']:.4g} (best {row['search_best']:.4g} on {row['n_search']}, "
-                  f"{row['search_trainings']} trainings), {row['solver']}"
-                  + (f" {row['cg_iterations']} iterations" if row["solver"] == "cg" else "")
-                  + f", {row['wall_s']:.0f} s, peak {row['peak_rss_gb']:.2f} GB; K v {row['kv_s'] * 1e3:.1f} ms; test F "
-                  f"RMSE {t['f_rmse']:.3f} kcal/mol/Å, E RMSE {t['e_rmse']:.3f} kcal/mol; one prediction "
-                  f"{row['predict_one_s'] * 1e3:.2f} ms" + (f" (sgdml {ref * 1e3:.2f} ms, {ref / row['predict_one_s']:.1f}x)"
-                                                           if ref else ""), flush=True)
+                  f"{row['search_trainings']} trainings), {row['solver']}{iterations}, {row['wall_s']:.0f} s, peak "
+                  f"{row['peak_rss_gb']:.2f} GB; K v {row['kv_s'] * 1e3:.1f} ms; test F RMSE {t['f_rmse']:.3f} "
+                  f"kcal/mol/Å, E RMSE {t['e_rmse']:.3f} kcal/mol; one prediction {row['predict_one_s'] * 1e3:.2f} "
+                  f"ms{versus}", flush=True)
     if args.json:
         write_json(args.json, {"machine": machine(), "rows": rows})
         print(f"wrote {args.json}")

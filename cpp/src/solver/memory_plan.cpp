@@ -15,6 +15,10 @@ std::int64_t weight_cache_bytes(std::int64_t n, int G, bool use_energy) {
   return 8 * n * n * G * (use_energy ? 3 : 2);
 }
 
+std::int64_t default_inducing(std::int64_t M) {
+  return std::max<std::int64_t>(1700, static_cast<std::int64_t>(0.04 * M));
+}
+
 IterativePlan plan_iterative(const TrainingShape& s, std::int64_t budget, std::int64_t inducing_request,
                              bool block_jacobi) {
   const std::int64_t M = unknowns(s);
@@ -38,7 +42,7 @@ IterativePlan plan_iterative(const TrainingShape& s, std::int64_t budget, std::i
     }
     plan.inducing = inducing_request;
   } else {
-    plan.inducing = std::min(plan.max_columns, std::max<std::int64_t>(1700, static_cast<std::int64_t>(0.04 * M)));
+    plan.inducing = std::min(plan.max_columns, default_inducing(M));
   }
   const std::int64_t grown = std::min(plan.max_columns, static_cast<std::int64_t>(plan.inducing * 1.2 * 1.2));
   plan.max_inducing = std::max(plan.inducing, grown);
@@ -56,7 +60,7 @@ double closed_form_flops(const TrainingShape& s) {
 
 double iterative_flops(const TrainingShape& s) {
   const double M = static_cast<double>(unknowns(s)), n = static_cast<double>(s.n);
-  const double k = std::min(M, std::max(1700.0, 0.04 * M));  // plan_iterative's default
+  const double k = static_cast<double>(std::min(unknowns(s), default_inducing(unknowns(s))));
   return 4.0 * M * k * k + 200.0 * (6.0 * n * n * s.G * descriptor_length(s) + 16.0 * M * k);
 }
 

@@ -173,7 +173,7 @@ def start_sigma(dataset: Dataset, idxs: np.ndarray, mask=None) -> float:
     descriptor distance (3 significant digits; 20 when all frames coincide in descriptor space)."""
     from .. import _core
 
-    R = np.ascontiguousarray(dataset.R[np.asarray(idxs)[:250]])
+    R = np.ascontiguousarray(dataset.R[np.asarray(idxs)[:SUBSET_MAX]])
     X = _core.descriptors(R, mask=None if mask is None else np.asarray(mask, dtype=np.int64),
                           lattice=dataset.lattice)[0]
     sq = (X ** 2).sum(axis=1)
@@ -231,13 +231,12 @@ class SigmaScan:
             return (f"  {x:{fmt}}   {e['f_rmse']:{wf}.4g}   {e['e_rmse']:{we}.4g}"
                     + (f"   <- best ({self.select})" if chosen else ""))
 
-        subset = self.scaled
-        lines = ([f"  on {self.n_search} of the {self.n_train} training geometries:"] if subset else [])
+        lines = ([f"  on {self.n_search} of the {self.n_train} training geometries:"] if self.scaled else [])
         lines += [f"    sigma   {head}"] + [row(s, e, "7.3g", s == self.search_best)
                                            for s, e in sorted(zip(self.sigmas, self.errors))]
         lines.append(f"  lowest F RMSE at sigma {self.lowest('f_rmse'):.4g}, lowest E RMSE at sigma "
                      f"{self.lowest('e_rmse'):.4g}" + (f"; {self.select_note}" if self.select_note else ""))
-        if subset:
+        if self.scaled:
             lines.append(f"  chosen for {self.n_train}: sigma {self.search_best:.4g} x ({self.n_search}/{self.n_train})"
                          f"^{SIGMA_EXPONENT:g} = {self.best:.4g}"
                          + (f"; {_errors_text(self.final_errors, self.units)}" if self.final_errors else ""))
@@ -253,16 +252,16 @@ def _errors_text(err: Dict[str, float], units: Tuple[str, str]) -> str:
     return text + ("" if math.isnan(err["e_rmse"]) else f", E RMSE {err['e_rmse']:.4g} {units[0]}")
 
 
-def _search_lambda(model, err, lams, scan, dataset, valid_ds, task, n_train, seed, tol, verbose, kw):
+def _search_lambda(model, err, lams, scan, dataset, valid_ds, task, seed, tol, verbose, kw):
     """Train the chosen sigma with each lambda of ``lams`` (warm-started from the best so far); keep the best.
-    ``kw``: the other train() arguments of the task."""
+    ``task``: the search's TrainingTask (training and validation frames); ``kw``: the other train() arguments."""
     base = float(model.arrays["lam"])
     scan.lambdas = [(base, err)]
     best = (selection_score(err, scan.select), model, err)
     for lam in sorted(set(float(x) for x in lams) - {base}):
-        m = train(dataset, n_train, scan.best, lam=lam, seed=seed, idxs_train=task["idxs_train"], n_valid=0,
+        m = train(dataset, task.n_train, scan.best, lam=lam, seed=seed, idxs_train=task.idxs_train, n_valid=0,
                   validate=False, verbose=verbose, tol=tol, warm_start=best[1], **kw)
-        e = prediction_errors(m, valid_ds, task["idxs_valid"])
+        e = prediction_errors(m, valid_ds, task.idxs_valid)
         scan.lambdas.append((lam, e))
         if verbose:
             print(f"fastgdml: lambda {lam:8.2g} at sigma {scan.best:g}: {_errors_text(e, scan.units)}",
@@ -333,29 +332,30 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: Optional[float] = None,
         hold its validation set and errors.
     scan : SigmaScan
     """
-    if not (0 < lo <= (hi if sigma0 is None else sigma0) <= hi) or step <= 1 or rtol <= 1:
+    if not 0 < lo <= hi or (sigma0 is not None and not lo <= sigma0 <= hi) or step <= 1 or rtol <= 1:
         raise ValueError(f"need 0 < lo <= sigma0 <= hi, step > 1, rtol > 1; got lo={lo}, sigma0={sigma0}, hi={hi}, "
                          f"step={step}, rtol={rtol}")
     for key in ("idxs_train", "validate", "n_valid", "warm_start"):
         if key in train_kw:
             raise TypeError(f"search_sigma chooses {key} itself")
-    n_search = search_size(n_train, search_n_train) if 1 <= n_train <= len(dataset) else n_train
     valid_ds = train_kw.get("valid_dataset") or dataset
     energies = dataset.E is not None and valid_ds.E is not None and bool(train_kw.get("use_E", True))
     used, note = resolve_select(select, energies)
-    scan = SigmaScan(select=used, select_note=note, units=unit_labels(dataset.e_unit, dataset.r_unit)[:2],
-                     n_search=n_search, n_train=n_train)
-    if note and verbose:
-        print(f"fastgdml: {note}", file=sys.stderr, flush=True)
     tol = float(train_kw.pop("tol", 1e-4))
     scan_tol = max(tol, float(search_tol))
     # The task of every training: sampled once, as train() would for the first one.
     sample_keys = ("lam", "use_E", "use_E_cstr", "perms", "mask", "symmetries", "max_perms", "valid_dataset")
-    task = TrainingTask.sample(dataset, n_train, sigma=20.0 if sigma0 is None else sigma0, seed=seed, n_valid=n_valid, verbose=verbose,
+    task = TrainingTask.sample(dataset, n_train, sigma=20.0 if sigma0 is None else sigma0, seed=seed,
+                               n_valid=n_valid, verbose=verbose,
                                **{k: train_kw[k] for k in sample_keys if k in train_kw})
     if task.idxs_valid.size == 0:
         raise ValueError("search_sigma needs validation geometries (n_valid > 0 and a dataset larger than n_train)")
     idxs_valid = task.idxs_valid
+    n_search = search_size(n_train, search_n_train)
+    scan = SigmaScan(select=used, select_note=note, units=unit_labels(dataset.e_unit, dataset.r_unit)[:2],
+                     n_search=n_search, n_train=n_train)
+    if note and verbose:
+        print(f"fastgdml: {note}", file=sys.stderr, flush=True)
     subset = search_subset(dataset, task.idxs_train, n_search)
     if sigma0 is None:
         sigma0 = min(max(start_sigma(dataset, subset, train_kw.get("mask")), lo), hi)
@@ -409,35 +409,33 @@ def search_sigma(dataset: Dataset, n_train: int, sigma0: Optional[float] = None,
         warnings.warn(f"search_sigma: the best sigma {scan.search_best:g} lies at the limit of the allowed range "
                       f"[{lo:g}, {hi:g}]; widen lo/hi (validation errors still fall beyond it)", RuntimeWarning,
                       stacklevel=2)
+    # The model: one training on all frames at the scaled sigma after a subset search; after a full-size search the
+    # chosen sigma's model, solved again to tol from its search solution when the search's CG was looser.
     if scan.scaled:
         scan.best = min(max(scaled_sigma(scan.search_best, n_search, n_train), lo), hi)
-        if verbose:
-            print(f"fastgdml: sigma {scan.search_best:g} on {n_search} geometries -> {scan.best:g} for {n_train} "
-                  f"(x ({n_search}/{n_train})^{SIGMA_EXPONENT:g}); training on all of them", file=sys.stderr,
-                  flush=True)
-        model = train(dataset, n_train, scan.best, seed=seed, idxs_train=task.idxs_train, n_valid=0,
-                      validate=False, verbose=verbose, tol=tol, **kw)
-        err = prediction_errors(model, valid_ds, idxs_valid)
+        model = err = start = None
+        retrain = True
+        message = (f"sigma {scan.search_best:g} on {n_search} geometries -> {scan.best:g} for {n_train} "
+                   f"(x ({n_search}/{n_train})^{SIGMA_EXPONENT:g}); training on all of them")
     else:
         scan.best = scan.search_best
-        model = models[scan.best]
-        err = scan.errors[scan.sigmas.index(scan.best)]
-        if str(model.arrays.get("solver_name", "")) == "cg" and scan_tol > tol:
-            if verbose:
-                print(f"fastgdml: final solve at sigma {scan.best:g} to tol {tol:g} (search used {scan_tol:g})",
-                      file=sys.stderr, flush=True)
-            model = train(dataset, n_train, scan.best, seed=seed, idxs_train=task.idxs_train, n_valid=0,
-                          validate=False, verbose=verbose, tol=tol, warm_start=model, **kw)
-            err = prediction_errors(model, valid_ds, idxs_valid)
+        model, err = models[scan.best], scan.errors[scan.sigmas.index(scan.best)]
+        start = model if str(model.arrays.get("solver_name", "")) == "cg" and scan_tol > tol else None
+        retrain = start is not None
+        message = f"final solve at sigma {scan.best:g} to tol {tol:g} (search used {scan_tol:g})"
+    if retrain:
+        if verbose:
+            print(f"fastgdml: {message}", file=sys.stderr, flush=True)
+        model = train(dataset, n_train, scan.best, seed=seed, idxs_train=task.idxs_train, n_valid=0,
+                      validate=False, verbose=verbose, tol=tol, warm_start=start, **kw)
+        err = prediction_errors(model, valid_ds, idxs_valid)
     scan.final_errors = err
     if verbose:
         print("fastgdml: sigma scan\n" + scan.table(), file=sys.stderr, flush=True)
     if lams:
         lam_kw = dict(kw)
         lam_kw.pop("lam", None)
-        model, err = _search_lambda(model, err, lams, scan, dataset, valid_ds,
-                                    {"idxs_train": task.idxs_train, "idxs_valid": idxs_valid}, n_train, seed, tol,
-                                    verbose, lam_kw)
+        model, err = _search_lambda(model, err, lams, scan, dataset, valid_ds, task, seed, tol, verbose, lam_kw)
         scan.final_errors = err
     return with_validation(model, idxs_valid, np.array(valid_ds.md5.encode(), dtype="S32"), err), scan
 

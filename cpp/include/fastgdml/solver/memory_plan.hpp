@@ -31,6 +31,9 @@ struct IterativePlan {
   std::int64_t max_inducing = 0;  // after growth on stalls (two steps of 1.2x), within the budget
 };
 
+// The default count of inducing columns for M unknowns before the budget caps it: 4% of them, at least 1700.
+std::int64_t default_inducing(std::int64_t M);
+
 // The plan for preconditioned CG within `budget` bytes. inducing_request 0: the default, 4% of the unknowns and
 // at least 1700 (measured, solver/iterative.hpp's callers), within the budget. The weight cache is admitted
 // when it takes at most a quarter of the budget. Throws std::length_error when a requested column count does
